@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the consumer Lambda for arm64 (provided.al2023) as a zip with cargo-lambda and leaves it
+# at target/lambda/bootstrap/bootstrap.zip (where the Terraform module's consumer_package_path
+# points by default), then prints its size. Installs cargo-lambda and ziglang with pip if missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if ! command -v cargo-lambda >/dev/null 2>&1; then
+  echo "[package] installing cargo-lambda and ziglang (pip)" >&2
+  python3 -m pip install -q cargo-lambda ziglang
+fi
+rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu \
+  || rustup target add aarch64-unknown-linux-gnu
+cargo lambda build --release --arm64 --output-format zip -p kx-events-consumer --bin bootstrap
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+zip="$target_dir/lambda/bootstrap/bootstrap.zip"
+out="$root/target/lambda/bootstrap/bootstrap.zip"
+if [ "$zip" != "$out" ]; then
+  mkdir -p "$(dirname "$out")"
+  cp "$zip" "$out"
+  cp "$target_dir/lambda/bootstrap/bootstrap" "$(dirname "$out")/bootstrap"
+fi
+bytes=$(stat -c %s "$out")
+python3 - "$out" "$bytes" <<'PY'
+import sys, zipfile
+path, size = sys.argv[1], int(sys.argv[2])
+binary = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
+print(f"[package] {path}: zip {size/1e6:.2f} MB ({size} bytes), bootstrap {binary/1e6:.2f} MB unpacked")
+PY
