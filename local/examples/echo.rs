@@ -1,0 +1,45 @@
+//! A tiny SQS function built with `lambda_runtime`, used to exercise the local Runtime API and
+//! runner: it reports every record whose body contains `fail` as a batch item failure.
+//!
+//! Bodies that steer it (for tests): `sleep:<ms>` sleeps before answering, `panic` panics (the
+//! runtime posts an `…/error`), `exit` exits the process mid-invocation, `huge` answers with a
+//! 7 MB response. Each invocation prints one line `echo: <request id> <n> records` to stdout.
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+async fn handler(event: LambdaEvent<SqsEvent>) -> Result<serde_json::Value, Error> {
+    let records = &event.payload.records;
+    println!(
+        "echo: {} {} records deadline={} arn={}",
+        event.context.request_id,
+        records.len(),
+        event.context.deadline,
+        event.context.invoked_function_arn
+    );
+    let mut response = SqsBatchResponse::default();
+    for record in records {
+        let body = record.body.as_deref().unwrap_or_default();
+        if let Some(ms) = body.strip_prefix("sleep:") {
+            let ms: u64 = ms.trim().parse().unwrap_or(0);
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        match body {
+            "panic" => panic!("asked to panic"),
+            "exit" => std::process::exit(3),
+            "huge" => return Ok(serde_json::json!({"padding": "x".repeat(7 * 1024 * 1024)})),
+            "error" => return Err("asked to fail the invocation".into()),
+            _ => {}
+        }
+        if body.contains("fail") {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    Ok(serde_json::to_value(response)?)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(handler)).await
+}
