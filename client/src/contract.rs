@@ -174,7 +174,7 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    fn new(field: impl Into<String>, rule: Rule, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, rule: Rule, detail: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             rule,

@@ -1,16 +1,182 @@
 //! # kx-events
 //!
 //! Track business events from Rust services into the kx-events pipeline
-//! (SQS → consumer Lambda → PostgreSQL → EventBridge).
+//! (SQS → consumer Lambda → PostgreSQL → EventBridge) with one line, and share the event
+//! contract ([`TrackedEvent`] and its validation) with the consumer.
 //!
-//! This crate holds the event contract ([`TrackedEvent`] and its validation), shared by
-//! producers and the consumer.
+//! ## Quick start
+//!
+//! ```no_run
+//! use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+//! use kx_events::track;
+//! use lambda_runtime::{service_fn, Error, LambdaEvent};
+//!
+//! async fn handler(
+//!     event: LambdaEvent<ApiGatewayProxyRequest>,
+//! ) -> Result<ApiGatewayProxyResponse, Error> {
+//!     // clientId from X-Client-Id / Client-Id, ?clientId=, the body or the authorizer.
+//!     let order_id = "order_42";
+//!     track!(event, "order", "order_created", entity_id = order_id, source = "api");
+//!     let mut response = ApiGatewayProxyResponse::default();
+//!     response.status_code = 201;
+//!     Ok(response)
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     // EVENTS_QUEUE_URL (required), EVENT_BUS_NAME and EVENT_SOURCE come from the environment.
+//!     kx_events::run(service_fn(handler)).await
+//! }
+//! ```
+//!
+//! ## Delivery guarantee
+//!
+//! `track!` and [`publish_event`] never wait on the network and never fail the handler: they
+//! validate the event and put it on a bounded in-memory queue. A background sender delivers it
+//! to SQS with `SendMessageBatch`, retrying failures with exponential backoff and jitter. Under
+//! [`run`], every event tracked during an invocation is sent after the response is posted and
+//! before Lambda freezes the sandbox; elsewhere, [`flush`] waits for delivery. **Every event is
+//! either delivered to the queue at least once or logged at error level with its id and its
+//! full JSON** (invalid, queue full, `EVENTS_QUEUE_URL` unset, or given up on after the last
+//! retry): an event is never dropped silently. An event without a `clientId` is not tracked and
+//! is reported with a warning naming its entity and event type. Delivery is at-least-once: the
+//! consumer deduplicates on `eventId`.
+//!
+//! With `EVENT_BUS_NAME` set, each event is also put on the bus at once (`PutEvents`) and its
+//! SQS message is marked with [`ON_BUS_ATTRIBUTE`], so the consumer stores it without
+//! publishing it again; if that put fails, the message goes unmarked and the consumer publishes.
+//!
+//! ## Where the ids come from
+//!
+//! `clientId`: headers `X-Client-Id`, `Client-Id` (case-insensitive), query parameter
+//! `clientId`, JSON body `clientId` (base64-encoded bodies too), the authorizer context
+//! (`requestContext.authorizer.clientId`, `.lambda.clientId`, `.jwt.claims.clientId`), then the
+//! event's own `clientId`. `previousEventId`: headers `X-Previous-Event-Id`,
+//! `Previous-Event-Id`, JSON body, query parameter, then the event's own `previousEventId`; a
+//! value that is not a UUID is dropped with a warning. See [`extract_client_id`] and
+//! [`extract_previous_event_id`].
 #![warn(missing_docs)]
 
+mod builder;
+mod config;
+mod context;
 mod contract;
+mod lambda;
+mod publisher;
+mod report;
+mod sender;
 
+pub use builder::{EventBuilder, TrackError};
+pub use config::Config;
+pub use context::{extract_client_id, extract_previous_event_id, ExplicitContext, TrackingContext};
 pub use contract::{
     format_timestamp, BusEntry, Rule, TrackedEvent, ValidationError, DEFAULT_EVENT_SOURCE,
     FIELD_NAMES, MAX_ID_CHARS, MAX_METADATA_BYTES, MAX_SOURCE_CHARS, MAX_TYPE_CHARS,
     ON_BUS_ATTRIBUTE,
 };
+pub use lambda::{run, track_on_ok, TrackOnOk, TrackOnOkFuture};
+pub use publisher::{flush, global, init, publish_event, AlreadyInitialized, Publisher, Tracked};
+
+/// What the macros expand to. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__track_extra as track_extra;
+    pub use crate::builder::EventBuilder;
+    pub use crate::context::TrackingContext;
+    pub use crate::publisher::Tracked;
+
+    /// `track!`'s body: build from the context, queue on the global publisher.
+    #[inline]
+    pub fn track<C: TrackingContext + ?Sized>(ctx: &C, event: EventBuilder) -> Tracked {
+        event.track(ctx)
+    }
+}
+
+/// Tracks a business event from what the handler has, in one line; returns [`Tracked`] (the new
+/// event's id, or why nothing was tracked). Never waits on the network, never panics, never
+/// fails the handler.
+///
+/// `ctx` is the request or event (borrowed, not moved): an API Gateway REST or HTTP API request,
+/// an ALB or Function URL request, a `LambdaEvent` of one of them, a `serde_json::Value`, an
+/// [`ExplicitContext`], or anything implementing [`TrackingContext`]. Named extras follow, in
+/// any order: `user_id`, `entity_id`, `source`, `campaign_id`, `session_id` (strings),
+/// `points_awarded` (`i32`), `metadata` (a JSON object), `previous_event_id` (a `Uuid` or
+/// `Option<Uuid>`, overriding the request's). A trailing comma is allowed.
+///
+/// ```
+/// use kx_events::{track, ExplicitContext};
+/// use serde_json::json;
+///
+/// let ctx = ExplicitContext::new("client_123");
+/// let created = track!(ctx, "order", "order_created");
+/// let confirmed = track!(
+///     ctx,
+///     "order",
+///     "order_confirmed",
+///     user_id = "user_789",
+///     entity_id = "order_42",
+///     source = "api",
+///     campaign_id = "spring",
+///     points_awarded = 100,
+///     session_id = "session_1",
+///     metadata = json!({ "total": 99.5 }),
+///     previous_event_id = created.event_id(),
+/// );
+/// # let _ = confirmed;
+/// ```
+///
+/// An extra that does not exist is a compile error naming the ones that do:
+///
+/// ```compile_fail
+/// # use kx_events::{track, ExplicitContext};
+/// track!(ExplicitContext::new("c1"), "order", "order_created", customer = "x");
+/// ```
+#[macro_export]
+macro_rules! track {
+    // track!(ctx, "order", "order_created")
+    // track!(ctx, "order", "order_created",)
+    ($ctx:expr, $entity_type:expr, $event_type:expr $(,)?) => {
+        $crate::__private::track(
+            &$ctx,
+            $crate::__private::EventBuilder::new($entity_type, $event_type),
+        )
+    };
+    // track!(ctx, "order", "order_created", user_id = "u1", points_awarded = 10)
+    // track!(ctx, "order", "order_created", user_id = "u1", points_awarded = 10,)
+    ($ctx:expr, $entity_type:expr, $event_type:expr, $($extra:ident = $value:expr),+ $(,)?) => {{
+        let event = $crate::__private::EventBuilder::new($entity_type, $event_type);
+        $( let event = $crate::__private::track_extra!($extra, event, $value); )+
+        $crate::__private::track(&$ctx, event)
+    }};
+}
+
+/// One named extra of `track!`: the builder call it stands for, or a compile error naming the
+/// extras that exist.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __track_extra {
+    // user_id = "user_789"
+    (user_id, $event:ident, $value:expr) => { $event.user_id($value) };
+    // entity_id = "order_42"
+    (entity_id, $event:ident, $value:expr) => { $event.entity_id($value) };
+    // source = "api"
+    (source, $event:ident, $value:expr) => { $event.source($value) };
+    // campaign_id = "spring"
+    (campaign_id, $event:ident, $value:expr) => { $event.campaign_id($value) };
+    // points_awarded = 100
+    (points_awarded, $event:ident, $value:expr) => { $event.points_awarded($value) };
+    // session_id = "session_1"
+    (session_id, $event:ident, $value:expr) => { $event.session_id($value) };
+    // metadata = json!({ "total": 99.5 })
+    (metadata, $event:ident, $value:expr) => { $event.metadata($value) };
+    // previous_event_id = some_uuid (or an Option<Uuid>)
+    (previous_event_id, $event:ident, $value:expr) => { $event.previous_event_id($value) };
+    // anything_else = value
+    ($other:ident, $event:ident, $value:expr) => {
+        ::core::compile_error!(::core::concat!(
+            "track!: unknown extra `",
+            ::core::stringify!($other),
+            "`; expected user_id, entity_id, source, campaign_id, points_awarded, session_id, metadata or previous_event_id"
+        ))
+    };
+}

@@ -1,0 +1,264 @@
+//! Lambda integration: the handler wrapper that tracks on success, and [`run`], which starts the
+//! runtime with an internal extension that flushes after each response.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::tower::Layer;
+use lambda_runtime::{
+    Diagnostic, IntoFunctionResponse, LambdaEvent, LambdaInvocation, Runtime, Service,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::builder::EventBuilder;
+use crate::context::{Ids, TrackingContext};
+use crate::publisher::{flush, global};
+
+type BoxError = lambda_runtime::Error;
+
+/// Wraps a Lambda handler so that `event` is tracked each time the handler returns `Ok` (the
+/// seed decorator's contract): nothing is tracked when it returns `Err` or panics. The ids come
+/// from the incoming event, read before the handler runs.
+///
+/// ```no_run
+/// use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+/// use kx_events::{track_on_ok, EventBuilder};
+/// use lambda_runtime::{Error, LambdaEvent};
+///
+/// async fn create_user(
+///     event: LambdaEvent<ApiGatewayProxyRequest>,
+/// ) -> Result<ApiGatewayProxyResponse, Error> {
+///     let mut response = ApiGatewayProxyResponse::default();
+///     response.status_code = 201;
+///     Ok(response)
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     kx_events::run(track_on_ok(
+///         EventBuilder::new("user", "user_created").source("api").points_awarded(100),
+///         create_user,
+///     ))
+///     .await
+/// }
+/// ```
+pub fn track_on_ok<F>(event: EventBuilder, handler: F) -> TrackOnOk<F> {
+    TrackOnOk { event, handler }
+}
+
+/// A handler that tracks an event when it succeeds; see [`track_on_ok`].
+#[derive(Debug, Clone)]
+pub struct TrackOnOk<F> {
+    event: EventBuilder,
+    handler: F,
+}
+
+impl<F, T, Fut, R, E> Service<LambdaEvent<T>> for TrackOnOk<F>
+where
+    F: FnMut(LambdaEvent<T>) -> Fut,
+    Fut: Future<Output = Result<R, E>>,
+    T: TrackingContext,
+{
+    type Response = R;
+    type Error = E;
+    type Future = TrackOnOkFuture<Fut>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: LambdaEvent<T>) -> Self::Future {
+        let ids = request.payload.tracking_ids();
+        TrackOnOkFuture {
+            handler: Box::pin((self.handler)(request)),
+            pending: Some((self.event.clone(), ids)),
+        }
+    }
+}
+
+/// The future of a [`TrackOnOk`] handler call.
+pub struct TrackOnOkFuture<Fut> {
+    handler: Pin<Box<Fut>>,
+    pending: Option<(EventBuilder, Ids)>,
+}
+
+impl<Fut, R, E> Future for TrackOnOkFuture<Fut>
+where
+    Fut: Future<Output = Result<R, E>>,
+{
+    type Output = Result<R, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let out = match self.handler.as_mut().poll(cx) {
+            Poll::Ready(out) => out,
+            Poll::Pending => return Poll::Pending,
+        };
+        if out.is_ok() {
+            if let Some((event, ids)) = self.pending.take() {
+                // Not tracked (no client id, invalid): already logged, and never the handler's
+                // failure.
+                if let Ok(event) = event.build_with_ids(ids) {
+                    global().enqueue(event);
+                }
+            }
+        }
+        Poll::Ready(out)
+    }
+}
+
+/// Starts the Lambda runtime with `handler`, like `lambda_runtime::run`, plus an internal
+/// extension that delivers tracked events before the sandbox freezes.
+///
+/// The extension (the pattern of aws-lambda-rust-runtime's `extension-internal-flush` example)
+/// receives each `INVOKE`, waits until the runtime has **posted the response**, then calls
+/// [`flush`]; only then does it ask Lambda for the next event, so the function's latency never
+/// includes the send and no event waits in a frozen sandbox. Lambda gives internal extensions no
+/// `SHUTDOWN` event: on `SIGTERM` (sent at shutdown when an extension is registered) whatever is
+/// still queued — events tracked outside an invocation — is flushed before the process exits.
+///
+/// ```no_run
+/// use kx_events::track;
+/// use lambda_runtime::{service_fn, Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     track!(event, "notification", "email_sent", source = "worker", points_awarded = 10);
+///     Ok(serde_json::json!({ "status": "completed" }))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     kx_events::run(service_fn(handler)).await
+/// }
+/// ```
+pub async fn run<A, F, R, B, S, D, E>(handler: F) -> Result<(), BoxError>
+where
+    F: Service<LambdaEvent<A>, Response = R>,
+    F::Future: Future<Output = Result<R, F::Error>>,
+    F::Error: Into<Diagnostic> + Debug,
+    A: for<'de> Deserialize<'de>,
+    R: IntoFunctionResponse<B, S>,
+    B: Serialize,
+    S: futures_core::Stream<Item = Result<D, E>> + Unpin + Send + 'static,
+    D: Into<bytes::Bytes> + Send,
+    E: Into<BoxError> + Send + Debug,
+{
+    // Start the sender (and load the SDK configuration) during init, not in the first invoke.
+    global();
+
+    let (done_tx, done_rx) = unbounded_channel::<()>();
+    let done_rx = Arc::new(tokio::sync::Mutex::new(done_rx));
+    let extension = lambda_extension::Extension::new()
+        .with_extension_name("kx-events-flush")
+        // Internal extensions can only register for INVOKE.
+        .with_events(&["INVOKE"])
+        .with_events_processor(lambda_extension::service_fn(
+            move |_: lambda_extension::LambdaEvent| {
+                let done_rx = done_rx.clone();
+                async move {
+                    // Wait for the runtime to post this invocation's response, then deliver.
+                    done_rx
+                        .lock()
+                        .await
+                        .recv()
+                        .await
+                        .ok_or("kx-events: the runtime stopped")?;
+                    flush().await;
+                    Ok::<(), BoxError>(())
+                }
+            },
+        ))
+        // Extensions register before the runtime's first `next`, which ends the init phase.
+        .register()
+        .await?;
+
+    spawn_shutdown_flush();
+
+    let runtime = Runtime::new(handler)
+        .layer(TracingLayer::new())
+        .layer(NotifyAfterResponseLayer { done: done_tx });
+    tokio::try_join!(runtime.run(), extension.run())?;
+    Ok(())
+}
+
+/// On SIGTERM, delivers what is still queued and exits.
+fn spawn_shutdown_flush() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            if term.recv().await.is_some() {
+                flush().await;
+                std::process::exit(0);
+            }
+        }
+    });
+}
+
+/// The outermost runtime layer: its future ends after the inner service has posted the
+/// response to the Runtime API; then it tells the flush extension.
+struct NotifyAfterResponseLayer {
+    done: UnboundedSender<()>,
+}
+
+impl<S> Layer<S> for NotifyAfterResponseLayer {
+    type Service = NotifyAfterResponse<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        NotifyAfterResponse {
+            inner,
+            done: self.done.clone(),
+        }
+    }
+}
+
+struct NotifyAfterResponse<S> {
+    inner: S,
+    done: UnboundedSender<()>,
+}
+
+impl<S> Service<LambdaInvocation> for NotifyAfterResponse<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = BoxError>,
+{
+    type Response = ();
+    type Error = BoxError;
+    type Future = NotifyFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        NotifyFuture {
+            inner: Box::pin(self.inner.call(invocation)),
+            done: Some(self.done.clone()),
+        }
+    }
+}
+
+struct NotifyFuture<F> {
+    inner: Pin<Box<F>>,
+    done: Option<UnboundedSender<()>>,
+}
+
+impl<F: Future<Output = Result<(), BoxError>>> Future for NotifyFuture<F> {
+    type Output = Result<(), BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let out = match self.inner.as_mut().poll(cx) {
+            Poll::Ready(out) => out,
+            Poll::Pending => return Poll::Pending,
+        };
+        if let Some(done) = self.done.take() {
+            // The extension is gone only when the process is ending.
+            let _ = done.send(());
+        }
+        Poll::Ready(out)
+    }
+}

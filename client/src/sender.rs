@@ -1,0 +1,473 @@
+//! The background sender: batches queued events into `SendMessageBatch` (and, with a bus,
+//! `PutEvents`) calls, retries failures with backoff, and logs every event it gives up on.
+//!
+//! It runs on a thread of its own with a single-threaded tokio runtime, so it works the same
+//! under any caller (a multi-threaded or current-thread runtime, or none) and never competes
+//! with the handler's tasks.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+use aws_sdk_eventbridge::Client as EventBridge;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::Client as Sqs;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::{Config, MAX_BATCH};
+use crate::contract::{TrackedEvent, ON_BUS_ATTRIBUTE};
+use crate::report;
+
+/// The request size limit of `SendMessageBatch` and of `PutEvents` (256 KiB).
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+pub(crate) enum Command {
+    Event(Box<TrackedEvent>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Starts the sender thread; `None` (after logging) when the thread cannot be started.
+pub(crate) fn spawn(config: Config, queue_url: String) -> Option<mpsc::Sender<Command>> {
+    let (tx, rx) = mpsc::channel(config.queue_capacity);
+    let started = std::thread::Builder::new()
+        .name("kx-events-sender".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(target: "kx_events", error = %e, "cannot start the sender's runtime: events will be logged, not sent");
+                    drain_unsent(rx, &e);
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let clients = Clients::load(&config).await;
+                Sender::new(config, queue_url, clients).run(rx).await;
+            });
+        });
+    match started {
+        Ok(_) => Some(tx),
+        Err(e) => {
+            tracing::error!(target: "kx_events", error = %e, "cannot start the sender thread: events will be logged, not sent");
+            None
+        }
+    }
+}
+
+fn drain_unsent(mut rx: mpsc::Receiver<Command>, why: &dyn fmt::Display) {
+    rx.close();
+    while let Ok(cmd) = rx.try_recv() {
+        if let Command::Event(e) = cmd {
+            report::lost(&e, why, None);
+        }
+    }
+}
+
+struct Clients {
+    sqs: Sqs,
+    bus: Option<EventBridge>,
+}
+
+impl Clients {
+    async fn load(config: &Config) -> Self {
+        let sdk = match &config.sdk_config {
+            Some(sdk) => sdk.clone(),
+            None => {
+                use aws_smithy_http_client::tls;
+                // rustls with ring only (no aws-lc, no legacy hyper).
+                let https = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https();
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(https)
+                    // Retries are ours (per entry, with a bound): one attempt per SDK call.
+                    .retry_config(aws_config::retry::RetryConfig::disabled())
+                    .timeout_config(
+                        aws_config::timeout::TimeoutConfig::builder()
+                            .connect_timeout(Duration::from_secs(3))
+                            .operation_attempt_timeout(Duration::from_secs(10))
+                            .build(),
+                    );
+                if let Some(url) = &config.endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                loader.load().await
+            }
+        };
+        Self {
+            sqs: Sqs::new(&sdk),
+            bus: config
+                .event_bus_name
+                .as_ref()
+                .map(|_| EventBridge::new(&sdk)),
+        }
+    }
+}
+
+/// One event on its way.
+struct Item {
+    /// Arrival order, for [`Sender::answer_flushes`].
+    seq: u64,
+    event: Box<TrackedEvent>,
+    /// The wire JSON, built once.
+    body: String,
+    /// Failed sends so far.
+    failures: u32,
+    /// The direct bus put was tried (whatever its outcome).
+    bus_tried: bool,
+    /// The event is on the bus: the SQS message carries [`ON_BUS_ATTRIBUTE`].
+    on_bus: bool,
+    /// When it may be sent again.
+    ready_at: Instant,
+}
+
+impl Item {
+    /// The size SQS counts for the entry: body plus attribute name, type and value.
+    fn sqs_size(&self) -> usize {
+        let attr = if self.on_bus {
+            ON_BUS_ATTRIBUTE.len() + "String".len() + "true".len()
+        } else {
+            0
+        };
+        self.body.len() + attr
+    }
+}
+
+struct Sender {
+    config: Config,
+    queue_url: String,
+    clients: Clients,
+    /// Ready to send, oldest first.
+    ready: VecDeque<Item>,
+    /// Waiting out a backoff.
+    backing_off: Vec<Item>,
+    /// Flush requests: answered once no event with `seq < .0` is left.
+    flushes: Vec<(u64, oneshot::Sender<()>)>,
+    next_seq: u64,
+}
+
+enum Outcome {
+    Sent,
+    Failed(String),
+}
+
+impl Sender {
+    fn new(config: Config, queue_url: String, clients: Clients) -> Self {
+        Self {
+            config,
+            queue_url,
+            clients,
+            ready: VecDeque::new(),
+            backing_off: Vec::new(),
+            flushes: Vec::new(),
+            next_seq: 0,
+        }
+    }
+
+    fn accept(&mut self, cmd: Command) {
+        match cmd {
+            Command::Event(event) => {
+                let body = event.to_json();
+                self.ready.push_back(Item {
+                    seq: self.next_seq,
+                    event,
+                    body,
+                    failures: 0,
+                    bus_tried: false,
+                    on_bus: false,
+                    ready_at: Instant::now(),
+                });
+                self.next_seq += 1;
+            }
+            Command::Flush(done) => self.flushes.push((self.next_seq, done)),
+        }
+    }
+
+    /// Answers the flushes whose events have all been sent or given up on.
+    fn answer_flushes(&mut self) {
+        let oldest = self
+            .ready
+            .iter()
+            .chain(&self.backing_off)
+            .map(|i| i.seq)
+            .min()
+            .unwrap_or(u64::MAX);
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
+            .into_iter()
+            .partition(|(upto, _)| *upto <= oldest);
+        self.flushes = waiting;
+        for (_, tx) in done {
+            let _ = tx.send(());
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let round_max = self.config.batch_size * self.config.max_in_flight;
+        let mut closed = false;
+        loop {
+            let now = Instant::now();
+            if !self.backing_off.is_empty() {
+                let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.backing_off)
+                    .into_iter()
+                    .partition(|i| i.ready_at <= now);
+                self.backing_off = later;
+                self.ready.extend(due);
+            }
+            self.answer_flushes();
+            if self.ready.is_empty() {
+                if closed && self.backing_off.is_empty() {
+                    break;
+                }
+                let next_retry = self.backing_off.iter().map(|i| i.ready_at).min();
+                tokio::select! {
+                    cmd = rx.recv(), if !closed => match cmd {
+                        Some(cmd) => self.accept(cmd),
+                        None => closed = true,
+                    },
+                    _ = tokio::time::sleep_until(next_retry.unwrap_or(now)), if next_retry.is_some() => {}
+                }
+                continue;
+            }
+            // Take everything already waiting, up to one round, without waiting for more.
+            while !closed && self.ready.len() < round_max {
+                match rx.try_recv() {
+                    Ok(cmd) => self.accept(cmd),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
+                }
+            }
+            let n = self.ready.len().min(round_max);
+            let round: Vec<Item> = self.ready.drain(..n).collect();
+            self.send_round(round).await;
+        }
+        self.answer_flushes();
+    }
+
+    /// Puts the round's new events on the bus (when configured), then sends all of it to SQS.
+    async fn send_round(&mut self, mut round: Vec<Item>) {
+        if let (Some(bus), Some(bus_name)) = (&self.clients.bus, &self.config.event_bus_name) {
+            put_on_bus(bus, bus_name, &self.config.event_source, &mut round).await;
+        }
+        let mut tasks = JoinSet::new();
+        for batch in batches(round, self.config.batch_size) {
+            let sqs = self.clients.sqs.clone();
+            let url = self.queue_url.clone();
+            tasks.spawn(async move {
+                let outcomes = send_batch(&sqs, &url, &batch).await;
+                (batch, outcomes)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let Ok((batch, outcomes)) = joined else {
+                // A panicking send task loses its events' outcome; the SDK does not panic.
+                continue;
+            };
+            let mut failed_request: Option<(usize, String)> = None;
+            for (item, outcome) in batch.into_iter().zip(outcomes) {
+                match outcome {
+                    Outcome::Sent => {}
+                    Outcome::Failed(why) => {
+                        let entry = failed_request.get_or_insert((0, why.clone()));
+                        if self.failed(item, why) {
+                            entry.0 += 1;
+                        }
+                    }
+                }
+            }
+            if let Some((count, why)) = failed_request.filter(|(count, _)| *count > 0) {
+                report::retrying("SendMessageBatch", count, &why);
+            }
+        }
+    }
+
+    /// Schedules another attempt (`true`), or gives up and logs the event with its JSON.
+    fn failed(&mut self, mut item: Item, why: String) -> bool {
+        item.failures += 1;
+        if item.failures >= self.config.max_attempts {
+            let reason = format!(
+                "gave up after {} attempts; last error: {why}",
+                item.failures
+            );
+            report::lost(&item.event, &reason, Some(&item.body));
+            return false;
+        }
+        item.ready_at = Instant::now() + self.config.backoff(item.failures);
+        self.backing_off.push(item);
+        true
+    }
+}
+
+/// Splits a round into `SendMessageBatch` calls of at most `size` entries and 256 KiB.
+fn batches(round: Vec<Item>, size: usize) -> Vec<Vec<Item>> {
+    let mut out: Vec<Vec<Item>> = Vec::new();
+    let mut bytes = 0;
+    for item in round {
+        let s = item.sqs_size();
+        match out.last_mut() {
+            Some(b) if b.len() < size && bytes + s <= MAX_REQUEST_BYTES => {
+                bytes += s;
+                b.push(item);
+            }
+            _ => {
+                bytes = s;
+                out.push(vec![item]);
+            }
+        }
+    }
+    out
+}
+
+async fn send_batch(sqs: &Sqs, queue_url: &str, batch: &[Item]) -> Vec<Outcome> {
+    let entries: Vec<SendMessageBatchRequestEntry> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut entry = SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(&item.body);
+            if item.on_bus {
+                entry = entry.message_attributes(
+                    ON_BUS_ATTRIBUTE,
+                    MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value("true")
+                        .build()
+                        .expect("data type is set"),
+                );
+            }
+            entry.build().expect("id and body are set")
+        })
+        .collect();
+    let result = sqs
+        .send_message_batch()
+        .queue_url(queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await;
+    match result {
+        Err(e) => {
+            let why = format!(
+                "SendMessageBatch failed: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(&e)
+            );
+            batch.iter().map(|_| Outcome::Failed(why.clone())).collect()
+        }
+        Ok(out) => {
+            // An entry missing from both lists counts as failed.
+            let mut outcomes: Vec<Outcome> = batch
+                .iter()
+                .map(|_| Outcome::Failed("SendMessageBatch: no result for the entry".into()))
+                .collect();
+            for ok in out.successful() {
+                if let Some(o) = ok
+                    .id()
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| outcomes.get_mut(i))
+                {
+                    *o = Outcome::Sent;
+                }
+            }
+            for f in out.failed() {
+                if let Some(o) = f
+                    .id()
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| outcomes.get_mut(i))
+                {
+                    *o = Outcome::Failed(format!(
+                        "SendMessageBatch entry failed: {} {}{}",
+                        f.code(),
+                        f.message().unwrap_or_default(),
+                        if f.sender_fault() {
+                            " (sender fault)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            outcomes
+        }
+    }
+}
+
+/// Puts the round's events that have not been tried yet on the bus, 10 entries and at most
+/// 256 KiB per call, and marks those that made it. A failure is not retried here: the message
+/// goes unmarked and the consumer publishes the event.
+async fn put_on_bus(bus: &EventBridge, bus_name: &str, source: &str, round: &mut [Item]) {
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0;
+    let mut entries = Vec::with_capacity(round.len());
+    for (i, item) in round.iter_mut().enumerate() {
+        if item.bus_tried {
+            entries.push(None);
+            continue;
+        }
+        item.bus_tried = true;
+        let entry = item.event.bus_entry(source);
+        let s = entry.size(bus_name);
+        match chunks.last_mut() {
+            Some(c) if c.len() < MAX_BATCH && bytes + s <= MAX_REQUEST_BYTES => {
+                bytes += s;
+                c.push(i);
+            }
+            _ => {
+                bytes = s;
+                chunks.push(vec![i]);
+            }
+        }
+        entries.push(Some(entry.to_sdk(bus_name)));
+    }
+    let mut tasks = JoinSet::new();
+    for chunk in chunks {
+        let request: Vec<_> = chunk.iter().filter_map(|&i| entries[i].take()).collect();
+        let bus = bus.clone();
+        tasks.spawn(async move {
+            let result = bus.put_events().set_entries(Some(request)).send().await;
+            (chunk, result)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((chunk, result)) = joined else {
+            continue;
+        };
+        match result {
+            Err(e) => {
+                let why = aws_sdk_eventbridge::error::DisplayErrorContext(&e);
+                for &i in &chunk {
+                    report::bus_put_failed(&round[i].event.event_id, &why);
+                }
+            }
+            Ok(out) => {
+                let results = out.entries();
+                for (pos, &i) in chunk.iter().enumerate() {
+                    match results.get(pos) {
+                        Some(r) if r.error_code().is_none() && r.event_id().is_some() => {
+                            round[i].on_bus = true;
+                        }
+                        Some(r) => report::bus_put_failed(
+                            &round[i].event.event_id,
+                            &format!(
+                                "{} {}",
+                                r.error_code().unwrap_or_default(),
+                                r.error_message().unwrap_or_default()
+                            ),
+                        ),
+                        None => report::bus_put_failed(
+                            &round[i].event.event_id,
+                            &"PutEvents returned no result for the entry",
+                        ),
+                    }
+                }
+            }
+        }
+    }
+}
