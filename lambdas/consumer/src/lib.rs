@@ -1,1 +1,59 @@
-//! consumer
+//! # kx-events-consumer
+//!
+//! The consumer Lambda of kx-events: it stores each SQS batch of tracked events idempotently in
+//! PostgreSQL and puts the stored events on an EventBridge custom bus.
+//!
+//! ```no_run
+//! use kx_events_consumer::{
+//!     sdk_config, Bus, Config, Consumer, ConsumerOptions, DbSecret, DbSettings, DeadLetterQueue,
+//!     Store,
+//! };
+//!
+//! # async fn cold_start() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::from_env()?;
+//! let sdk = sdk_config().await;
+//! let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+//! let secret = DbSecret::fetch(&secrets, &config.db_secret_arn).await?;
+//! let store = Store::connect_with_secret(DbSettings::resolve(&config, &secret)?, secrets, config.clone())?;
+//! store.migrate().await?;
+//! let consumer = Consumer::new(
+//!     store,
+//!     Bus::new(aws_sdk_eventbridge::Client::new(&sdk), &config.event_bus_name, &config.event_source),
+//!     DeadLetterQueue::new(aws_sdk_sqs::Client::new(&sdk), &config.dead_letter_queue_url),
+//!     ConsumerOptions::from_config(&config),
+//! );
+//! # Ok(()) }
+//! ```
+//!
+//! ## Delivery guarantee
+//!
+//! Every valid record is stored exactly once (`ON CONFLICT (event_id) DO NOTHING`) and put on the
+//! bus at least once; a duplicate delivery of a published event makes neither a second row nor a
+//! second bus event. The database is the outbox: a row is put on the bus only after a consumer
+//! claimed it (a lease column), and marked published after EventBridge accepted it. A record is
+//! reported as a batch item failure until its event is stored and on the bus, except on its last
+//! receive, when a stored row is left to the outbox sweep rather than sent to the DLQ. Records
+//! that can never be valid go to the DLQ, sent by the consumer with their reason.
+#![warn(missing_docs)]
+
+mod aws;
+mod bus;
+mod config;
+mod dlq;
+mod handler;
+pub mod migrate;
+mod settings;
+mod store;
+mod tls;
+
+pub use aws::sdk_config;
+pub use bus::{Bus, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES};
+pub use config::{Config, ConfigError, SslMode};
+pub use dlq::{
+    DeadLetterQueue, Poison, FIELD_ATTRIBUTE, MAX_ENTRIES_PER_SEND, MAX_SEND_BYTES,
+    REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
+};
+pub use handler::{Consumer, ConsumerOptions, HandlerError, Summary};
+pub use migrate::{MigrationError, MigrationReport};
+pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
+pub use store::{InsertOutcome, NewEvent, Store, StoreError, StoreStatus};

@@ -1,0 +1,190 @@
+//! Putting events on the EventBridge bus: chunks of at most 10 entries and under the 256 KB
+//! request limit, every result entry checked, failed entries retried with backoff.
+
+use std::time::Duration;
+
+use aws_sdk_eventbridge::error::DisplayErrorContext;
+use kx_events::{BusEntry, TrackedEvent};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// Most entries in one `PutEvents` call (EventBridge's limit).
+pub const MAX_ENTRIES_PER_PUT: usize = 10;
+/// Most bytes of entries in one `PutEvents` call (EventBridge's limit, 256 KB).
+pub const MAX_PUT_BYTES: usize = 256 * 1024;
+
+/// What [`Bus::publish`] achieved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishReport {
+    /// Events EventBridge accepted.
+    pub published: Vec<Uuid>,
+    /// Events still not accepted after the last attempt, with the last error.
+    pub failed: Vec<(Uuid, String)>,
+    /// Entries sent again after a failure (summed over attempts).
+    pub retried_entries: usize,
+}
+
+/// The EventBridge bus the consumer puts events on.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+    source: String,
+    max_attempts: u32,
+    first_backoff: Duration,
+}
+
+impl Bus {
+    /// A bus `bus_name`; entries get `Source` = `source`.
+    pub fn new(
+        client: aws_sdk_eventbridge::Client,
+        bus_name: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            bus_name: bus_name.into(),
+            source: source.into(),
+            max_attempts: 4,
+            first_backoff: Duration::from_millis(100),
+        }
+    }
+
+    /// Sets how many times an entry is tried at most (default 4) and the first backoff (default
+    /// 100 ms, doubling).
+    pub fn with_retries(mut self, max_attempts: u32, first_backoff: Duration) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self.first_backoff = first_backoff;
+        self
+    }
+
+    /// The bus name.
+    pub fn name(&self) -> &str {
+        &self.bus_name
+    }
+
+    /// The entries' `Source`.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Splits entries into `PutEvents` requests: at most 10 entries and [`MAX_PUT_BYTES`] each.
+    pub fn chunks<'a>(&self, entries: &'a [(Uuid, BusEntry)]) -> Vec<&'a [(Uuid, BusEntry)]> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for (i, (_, entry)) in entries.iter().enumerate() {
+            let size = entry.size(&self.bus_name);
+            if i > start && (i - start == MAX_ENTRIES_PER_PUT || bytes + size > MAX_PUT_BYTES) {
+                out.push(&entries[start..i]);
+                start = i;
+                bytes = 0;
+            }
+            bytes += size;
+        }
+        if start < entries.len() {
+            out.push(&entries[start..]);
+        }
+        out
+    }
+
+    /// Puts `events` on the bus. Entries that fail (a failed result entry, or a failed call) are
+    /// retried with exponential backoff while attempts remain and the next try can finish before
+    /// `deadline`.
+    pub async fn publish(&self, events: &[TrackedEvent], deadline: Instant) -> PublishReport {
+        let mut report = PublishReport::default();
+        let mut pending: Vec<(Uuid, BusEntry)> = events
+            .iter()
+            .map(|e| (e.event_id, e.bus_entry(&self.source)))
+            .collect();
+        let mut backoff = self.first_backoff;
+        let mut attempt = 1;
+        loop {
+            let mut failed: Vec<((Uuid, BusEntry), String)> = Vec::new();
+            for chunk in self.chunks(&pending) {
+                let (ok, bad) = self.put_chunk(chunk).await;
+                report.published.extend(ok);
+                failed.extend(bad);
+            }
+            if failed.is_empty() {
+                break;
+            }
+            let out_of_time = Instant::now() + backoff >= deadline;
+            if attempt >= self.max_attempts || out_of_time {
+                for ((id, _), why) in failed {
+                    report.failed.push((id, why));
+                }
+                break;
+            }
+            tracing::warn!(
+                failed = failed.len(),
+                attempt,
+                backoff_ms = backoff.as_millis() as u64,
+                first_error = %failed[0].1,
+                "PutEvents entries failed; retrying"
+            );
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+            attempt += 1;
+            report.retried_entries += failed.len();
+            pending = failed.into_iter().map(|(e, _)| e).collect();
+        }
+        report
+    }
+
+    /// One `PutEvents` call: the ids accepted, and the entries that failed with their error.
+    async fn put_chunk(
+        &self,
+        chunk: &[(Uuid, BusEntry)],
+    ) -> (Vec<Uuid>, Vec<((Uuid, BusEntry), String)>) {
+        let entries = chunk
+            .iter()
+            .map(|(_, e)| e.to_sdk(&self.bus_name))
+            .collect::<Vec<_>>();
+        let result = self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        let all_failed = |why: String| {
+            (
+                Vec::new(),
+                chunk.iter().map(|e| (e.clone(), why.clone())).collect(),
+            )
+        };
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                return all_failed(format!(
+                    "PutEvents failed: {}",
+                    DisplayErrorContext(&e).to_string().replace('\n', " ")
+                ))
+            }
+        };
+        let results = out.entries();
+        if results.len() != chunk.len() {
+            return all_failed(format!(
+                "PutEvents returned {} result entries for {} entries",
+                results.len(),
+                chunk.len()
+            ));
+        }
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        for (entry, result) in chunk.iter().zip(results) {
+            match (result.event_id(), result.error_code()) {
+                (Some(_), None) => ok.push(entry.0),
+                (_, code) => bad.push((
+                    entry.clone(),
+                    format!(
+                        "{}: {}",
+                        code.unwrap_or("NoEventId"),
+                        result.error_message().unwrap_or("no message")
+                    ),
+                )),
+            }
+        }
+        (ok, bad)
+    }
+}

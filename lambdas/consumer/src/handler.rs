@@ -1,0 +1,429 @@
+//! The SQS batch handler: decode and validate, dead-letter the poison, store the rest in one
+//! statement, publish what is stored and not yet on the bus, sweep the outbox, report failures.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use kx_events::{TrackedEvent, ON_BUS_ATTRIBUTE};
+use tokio::time::Instant;
+use tracing::{error, info, info_span, warn};
+use uuid::Uuid;
+
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::dlq::{DeadLetterQueue, Poison};
+use crate::store::{NewEvent, Store, StoreStatus};
+
+/// Tunables of [`Consumer`]; [`ConsumerOptions::from_config`] gives the deployed values.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// The queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`).
+    pub max_receive_count: u32,
+    /// Most stale unpublished rows one invocation sweeps (default 50).
+    pub sweep_limit: u32,
+    /// A row is stale when it has been unpublished this long (default 60 s): younger rows are
+    /// probably being published by the invocation that stored them.
+    pub sweep_min_age: Duration,
+    /// The time budget when the invocation has no deadline (`Context::default()`, default 30 s).
+    pub default_budget: Duration,
+    /// Time kept free before the deadline to answer Lambda (default 1 s).
+    pub deadline_margin: Duration,
+    /// Extra lease time beyond the deadline (default 30 s): a crashed invocation's claims expire
+    /// after that.
+    pub lease_grace: Duration,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        Self {
+            max_receive_count: 3,
+            sweep_limit: 50,
+            sweep_min_age: Duration::from_secs(60),
+            default_budget: Duration::from_secs(30),
+            deadline_margin: Duration::from_secs(1),
+            lease_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ConsumerOptions {
+    /// Defaults with the configured `MAX_RECEIVE_COUNT`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_receive_count: config.max_receive_count,
+            ..Self::default()
+        }
+    }
+}
+
+/// An invocation that cannot be answered per record: the whole batch will be retried.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// A record has no `messageId`, so it cannot be reported as a batch item failure.
+    #[error("record {0} has no messageId; failing the invocation so that nothing is lost")]
+    NoMessageId(usize),
+}
+
+impl HandlerError {
+    /// Always true: a failed invocation makes SQS deliver the whole batch again.
+    pub fn is_retryable(&self) -> bool {
+        true
+    }
+}
+
+/// The counts of one invocation, also logged as its summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Records in the batch.
+    pub received: usize,
+    /// New rows.
+    pub stored: usize,
+    /// Records whose event was already stored, or repeated in the batch.
+    pub duplicates: usize,
+    /// Events of this batch put on the bus now.
+    pub published: usize,
+    /// Stale rows of earlier batches put on the bus by the sweep.
+    pub swept: usize,
+    /// Records sent to the DLQ.
+    pub dlq: usize,
+    /// Records reported as batch item failures (SQS delivers them again).
+    pub retried: usize,
+}
+
+/// The consumer: store, bus, dead-letter queue. Built once per cold start.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    store: Store,
+    bus: Bus,
+    dlq: DeadLetterQueue,
+    options: ConsumerOptions,
+}
+
+struct Valid {
+    message_id: String,
+    receive_count: u32,
+    on_bus: bool,
+    event: TrackedEvent,
+}
+
+fn receive_count(m: &SqsMessage) -> u32 {
+    m.attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+fn on_bus(m: &SqsMessage) -> bool {
+    m.message_attributes
+        .get(ON_BUS_ATTRIBUTE)
+        .and_then(|a| a.string_value.as_deref())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+impl Consumer {
+    /// A consumer of `store`, publishing on `bus`, dead-lettering to `dlq`.
+    pub fn new(store: Store, bus: Bus, dlq: DeadLetterQueue, options: ConsumerOptions) -> Self {
+        Self {
+            store,
+            bus,
+            dlq,
+            options,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The Lambda handler: `deadline` is the context's (`ctx.deadline`, ms since the epoch; 0
+    /// means none, then [`ConsumerOptions::default_budget`] applies).
+    pub async fn handle(
+        &self,
+        event: SqsEvent,
+        ctx: &lambda_runtime::Context,
+    ) -> Result<SqsBatchResponse, HandlerError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let budget = if ctx.deadline == 0 {
+            self.options.default_budget
+        } else {
+            Duration::from_millis(ctx.deadline.saturating_sub(now_ms))
+        };
+        let deadline = Instant::now() + budget.saturating_sub(self.options.deadline_margin);
+        let (response, _) = self.handle_batch(event, deadline).await?;
+        Ok(response)
+    }
+
+    /// The handler with an explicit deadline; also returns the summary.
+    pub async fn handle_batch(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<(SqsBatchResponse, Summary), HandlerError> {
+        let mut summary = Summary {
+            received: event.records.len(),
+            ..Summary::default()
+        };
+        let mut failures: Vec<String> = Vec::new();
+        let mut poison: Vec<Poison> = Vec::new();
+        let mut valid: Vec<Valid> = Vec::new();
+
+        for (i, record) in event.records.iter().enumerate() {
+            let message_id = record
+                .message_id
+                .clone()
+                .ok_or(HandlerError::NoMessageId(i))?;
+            let body = record.body.clone().unwrap_or_default();
+            match TrackedEvent::from_json(body.as_bytes()) {
+                Ok(event) => valid.push(Valid {
+                    receive_count: receive_count(record),
+                    on_bus: on_bus(record),
+                    message_id,
+                    event,
+                }),
+                Err(error) => {
+                    let _span = info_span!("sqs_message", message_id = %message_id).entered();
+                    warn!(field = error.field(), rule = error.rule().as_str(), reason = %error, "record can never be valid; sending it to the dead-letter queue");
+                    poison.push(Poison {
+                        message_id,
+                        body,
+                        error,
+                    });
+                }
+            }
+        }
+
+        if !poison.is_empty() {
+            let failed: HashMap<String, String> =
+                self.dlq.send(&poison).await.into_iter().collect();
+            for p in &poison {
+                match failed.get(&p.message_id) {
+                    Some(why) => {
+                        let _span = info_span!("sqs_message", message_id = %p.message_id).entered();
+                        error!(cause = %why, "could not send the record to the dead-letter queue; it will be retried");
+                        failures.push(p.message_id.clone());
+                    }
+                    None => summary.dlq += 1,
+                }
+            }
+        }
+
+        let mut database_ok = true;
+        if !valid.is_empty() {
+            database_ok = self
+                .store_and_publish(&valid, deadline, &mut summary, &mut failures)
+                .await;
+        }
+        if database_ok {
+            let batch_ids: Vec<Uuid> = valid.iter().map(|v| v.event.event_id).collect();
+            summary.swept = self.sweep(deadline, &batch_ids).await;
+        }
+        summary.retried = failures.len();
+        info!(
+            received = summary.received,
+            stored = summary.stored,
+            duplicates = summary.duplicates,
+            published = summary.published,
+            swept = summary.swept,
+            dlq = summary.dlq,
+            retried = summary.retried,
+            "batch done"
+        );
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = failures
+            .into_iter()
+            .map(|id| {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                f
+            })
+            .collect();
+        Ok((response, summary))
+    }
+
+    async fn store_and_publish(
+        &self,
+        valid: &[Valid],
+        deadline: Instant,
+        summary: &mut Summary,
+        failures: &mut Vec<String>,
+    ) -> bool {
+        let max = self.options.max_receive_count;
+        let items: Vec<NewEvent> = valid
+            .iter()
+            .map(|v| NewEvent {
+                event: v.event.clone(),
+                on_bus: v.on_bus,
+                last_receive: v.receive_count >= max,
+            })
+            .collect();
+        let outcome = match self.store.insert_batch(&items).await {
+            Ok(o) => o,
+            Err(e) => {
+                error!(cause = %e, retryable = e.is_retryable(), records = valid.len(), "could not store the batch; every valid record will be retried");
+                failures.extend(valid.iter().map(|v| v.message_id.clone()));
+                return false;
+            }
+        };
+        if outcome.linked_children > 0 {
+            info!(
+                linked = outcome.linked_children,
+                "linked earlier events to their late parent"
+            );
+        }
+
+        // Which records are done once their event is on the bus, and which events to publish.
+        let mut counted: HashSet<Uuid> = HashSet::new();
+        let mut to_publish: Vec<Uuid> = Vec::new();
+        let mut waiting_on_bus: Vec<&Valid> = Vec::new();
+        for v in valid {
+            let id = v.event.event_id;
+            let _span =
+                info_span!("sqs_message", message_id = %v.message_id, event_id = %id).entered();
+            let status = outcome.status(&id).unwrap_or(StoreStatus::AlreadyStored);
+            let first = counted.insert(id);
+            match status {
+                StoreStatus::WaitingForParent { missing_parent } => {
+                    info!(previous_event_id = %missing_parent, receive_count = v.receive_count, max_receive_count = max, "parent event not stored yet; the record will be retried");
+                    failures.push(v.message_id.clone());
+                    continue;
+                }
+                StoreStatus::InsertedUnlinked { missing_parent } if first => {
+                    warn!(previous_event_id = %missing_parent, receive_count = v.receive_count, "last receive and the parent event is still missing: stored with previous_event_id NULL, the id kept in unresolved_previous_event_id");
+                    summary.stored += 1;
+                }
+                StoreStatus::Inserted | StoreStatus::InsertedUnlinked { .. } if first => {
+                    summary.stored += 1;
+                }
+                _ => summary.duplicates += 1,
+            }
+            if outcome.is_published(&id) {
+                continue;
+            }
+            if first {
+                to_publish.push(id);
+            }
+            waiting_on_bus.push(v);
+        }
+
+        let done = self.publish(&to_publish, deadline, summary).await;
+        for v in waiting_on_bus {
+            if done.contains(&v.event.event_id) {
+                continue;
+            }
+            let _span =
+                info_span!("sqs_message", message_id = %v.message_id, event_id = %v.event.event_id)
+                    .entered();
+            if v.receive_count >= max {
+                // Failing it now would send a stored event to the DLQ unpublished: the row is
+                // in the outbox and the sweep of a later invocation publishes it.
+                warn!(receive_count = v.receive_count, "stored but not yet on the bus on the last receive; leaving it to the outbox sweep");
+            } else {
+                warn!(
+                    receive_count = v.receive_count,
+                    "stored but not yet on the bus; the record will be retried"
+                );
+                failures.push(v.message_id.clone());
+            }
+        }
+        true
+    }
+
+    fn lease(&self, deadline: Instant) -> Duration {
+        deadline.saturating_duration_since(Instant::now())
+            + self.options.deadline_margin
+            + self.options.lease_grace
+    }
+
+    /// Claims, puts and marks `ids`; returns the ids that are now on the bus and marked.
+    async fn publish(
+        &self,
+        ids: &[Uuid],
+        deadline: Instant,
+        summary: &mut Summary,
+    ) -> HashSet<Uuid> {
+        if ids.is_empty() {
+            return HashSet::new();
+        }
+        let claimed = match self.store.claim(ids, self.lease(deadline)).await {
+            Ok(c) => c,
+            Err(e) => {
+                error!(cause = %e, "could not claim stored events for publishing");
+                return HashSet::new();
+            }
+        };
+        let published = self.put_and_mark(&claimed, deadline).await;
+        summary.published += published.len();
+        published
+    }
+
+    async fn put_and_mark(&self, claimed: &[TrackedEvent], deadline: Instant) -> HashSet<Uuid> {
+        if claimed.is_empty() {
+            return HashSet::new();
+        }
+        let report = self.bus.publish(claimed, deadline).await;
+        if !report.failed.is_empty() {
+            let ids: Vec<Uuid> = report.failed.iter().map(|(id, _)| *id).collect();
+            error!(failed = ids.len(), first_error = %report.failed[0].1, "events not put on the bus; they stay in the outbox");
+            if let Err(e) = self.store.release(&ids).await {
+                warn!(cause = %e, "could not release publish leases; they expire on their own");
+            }
+        }
+        let mut marked = HashSet::new();
+        if !report.published.is_empty() {
+            let mut attempt = 0;
+            loop {
+                match self.store.mark_published(&report.published).await {
+                    Ok(_) => {
+                        marked.extend(report.published.iter().copied());
+                        break;
+                    }
+                    Err(e) if attempt < 2 && Instant::now() < deadline => {
+                        warn!(cause = %e, "could not mark published events; retrying");
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => {
+                        error!(cause = %e, events = report.published.len(), "events are on the bus but could not be marked published; they may be put again (at-least-once)");
+                        break;
+                    }
+                }
+            }
+        }
+        marked
+    }
+
+    /// Publishes a bounded number of stale unpublished rows of earlier batches.
+    async fn sweep(&self, deadline: Instant, exclude: &[Uuid]) -> usize {
+        if self.options.sweep_limit == 0 || Instant::now() >= deadline {
+            return 0;
+        }
+        let claimed = match self
+            .store
+            .claim_stale(
+                self.options.sweep_limit,
+                self.options.sweep_min_age,
+                self.lease(deadline),
+                exclude,
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(cause = %e, "outbox sweep skipped");
+                return 0;
+            }
+        };
+        if claimed.is_empty() {
+            return 0;
+        }
+        let n = self.put_and_mark(&claimed, deadline).await.len();
+        info!(claimed = claimed.len(), published = n, "outbox sweep");
+        n
+    }
+}

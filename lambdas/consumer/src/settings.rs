@@ -1,0 +1,325 @@
+//! Database connection settings: the environment plus the Secrets Manager secret.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{parse_port, Config, ConfigError, SslMode};
+
+/// The database credentials (and, when present, location) held by the `DB_SECRET_ARN` secret.
+///
+/// An RDS-managed master secret holds only `username` and `password`; the seeds' secret also holds
+/// `host`, `port` and `dbname`. Both are accepted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbSecret {
+    /// `username`.
+    pub username: String,
+    /// `password`.
+    pub password: String,
+    /// `host`, if the secret has it.
+    pub host: Option<String>,
+    /// `port` (a number or a numeric string), if the secret has it.
+    pub port: Option<u16>,
+    /// `dbname`, if the secret has it.
+    pub dbname: Option<String>,
+}
+
+impl std::fmt::Debug for DbSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbSecret")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .finish()
+    }
+}
+
+impl DbSecret {
+    /// Parses a secret's `SecretString`. Errors name `DB_SECRET_ARN` and the key at fault, never
+    /// a value.
+    pub fn parse(secret_string: &str) -> Result<Self, ConfigError> {
+        let bad = |what: &str| ConfigError::new("DB_SECRET_ARN", what.to_owned());
+        let v: Value = serde_json::from_str(secret_string)
+            .map_err(|_| bad("the secret is not a JSON object"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("the secret is not a JSON object"))?;
+        let text = |key: &str| match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(&format!("the secret's `{key}` is not a string"))),
+        };
+        let port = match obj.get("port") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(
+                n.as_u64()
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| bad("the secret's `port` is not a TCP port"))?,
+            ),
+            Some(Value::String(s)) => Some(
+                parse_port("DB_SECRET_ARN", s)
+                    .map_err(|_| bad("the secret's `port` is not a TCP port"))?,
+            ),
+            Some(_) => return Err(bad("the secret's `port` is not a TCP port")),
+        };
+        Ok(Self {
+            username: text("username")?.ok_or_else(|| bad("the secret has no `username`"))?,
+            password: text("password")?.ok_or_else(|| bad("the secret has no `password`"))?,
+            host: text("host")?,
+            port,
+            dbname: text("dbname")?,
+        })
+    }
+
+    /// Reads and parses the secret `arn` with `client`.
+    pub async fn fetch(
+        client: &aws_sdk_secretsmanager::Client,
+        arn: &str,
+    ) -> Result<Self, ConfigError> {
+        let out = client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                ConfigError::new(
+                    "DB_SECRET_ARN",
+                    format!(
+                        "cannot read secret {arn}: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    )
+                    .replace('\n', " "),
+                )
+            })?;
+        let s = out.secret_string().ok_or_else(|| {
+            ConfigError::new("DB_SECRET_ARN", format!("secret {arn} has no SecretString"))
+        })?;
+        Self::parse(s)
+    }
+}
+
+/// Everything needed to open connections to PostgreSQL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbSettings {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database name.
+    pub dbname: String,
+    /// Role.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// TLS mode.
+    pub sslmode: SslMode,
+    /// PEM file of trusted CAs for [`SslMode::VerifyFull`] (system roots when `None`).
+    pub ssl_root_cert: Option<PathBuf>,
+    /// Longest wait for a connection (TCP + TLS + auth), and for a free pooled connection.
+    pub connect_timeout: Duration,
+    /// Server-side `statement_timeout` of every statement except migrations.
+    pub statement_timeout: Duration,
+    /// Most connections the pool holds (one invocation at a time needs one).
+    pub pool_size: u32,
+}
+
+impl std::fmt::Debug for DbSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("sslmode", &self.sslmode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default [`DbSettings::connect_timeout`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default [`DbSettings::statement_timeout`].
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl DbSettings {
+    /// Combines the environment and the secret. **The environment wins**: `DB_HOST`, `DB_PORT`
+    /// and `DB_NAME` when set, else the secret's `host`, `port`, `dbname`; the port defaults to
+    /// 5432. Credentials come only from the secret.
+    pub fn resolve(config: &Config, secret: &DbSecret) -> Result<Self, ConfigError> {
+        let host = config
+            .db_host
+            .clone()
+            .or_else(|| secret.host.clone())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DB_HOST",
+                    "is required: not set and the secret has no `host`",
+                )
+            })?;
+        let dbname = config
+            .db_name
+            .clone()
+            .or_else(|| secret.dbname.clone())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DB_NAME",
+                    "is required: not set and the secret has no `dbname`",
+                )
+            })?;
+        Ok(Self {
+            host,
+            port: config.db_port.or(secret.port).unwrap_or(5432),
+            dbname,
+            user: secret.username.clone(),
+            password: secret.password.clone(),
+            sslmode: config.db_sslmode,
+            ssl_root_cert: config.db_ssl_root_cert.clone(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            pool_size: 2,
+        })
+    }
+
+    /// Settings from a `postgres://user:password@host:port/dbname[?sslmode=…]` URL (for tests and
+    /// benchmarks; no percent-decoding). `sslmode` defaults to `require`.
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        let bad = || {
+            ConfigError::new(
+                "database URL",
+                "expected postgres://user:password@host:port/dbname",
+            )
+        };
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))
+            .ok_or_else(bad)?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (auth, rest) = rest.rsplit_once('@').ok_or_else(bad)?;
+        let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+        let (hostport, dbname) = rest.split_once('/').unwrap_or((rest, "postgres"));
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, parse_port("database URL", p)?),
+            None => (hostport, 5432),
+        };
+        let mut sslmode = SslMode::Require;
+        let mut ssl_root_cert = None;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sslmode", v)) => {
+                    sslmode = v.parse().map_err(|e| ConfigError::new("sslmode", e))?
+                }
+                Some(("sslrootcert", v)) => ssl_root_cert = Some(PathBuf::from(v)),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            dbname: if dbname.is_empty() {
+                "postgres"
+            } else {
+                dbname
+            }
+            .to_owned(),
+            user: user.to_owned(),
+            password: password.to_owned(),
+            sslmode,
+            ssl_root_cert,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            pool_size: 2,
+        })
+    }
+
+    pub(crate) fn pg_config(&self) -> postgres::Config {
+        let mut c = postgres::Config::new();
+        c.host(&self.host)
+            .port(self.port)
+            .dbname(&self.dbname)
+            .user(&self.user)
+            .password(&self.password)
+            .application_name("kx-events-consumer")
+            .connect_timeout(self.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .options(&format!(
+                "-c statement_timeout={}",
+                self.statement_timeout.as_millis()
+            ))
+            .ssl_mode(match self.sslmode {
+                SslMode::Disable => postgres::config::SslMode::Disable,
+                SslMode::Require | SslMode::VerifyFull => postgres::config::SslMode::Require,
+            });
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(host: Option<&str>, port: Option<u16>, name: Option<&str>) -> Config {
+        Config {
+            db_secret_arn: "arn".into(),
+            db_host: host.map(Into::into),
+            db_port: port,
+            db_name: name.map(Into::into),
+            db_sslmode: SslMode::Require,
+            db_ssl_root_cert: None,
+            event_bus_name: "b".into(),
+            event_source: "s".into(),
+            dead_letter_queue_url: "q".into(),
+            max_receive_count: 3,
+        }
+    }
+
+    #[test]
+    fn rds_managed_secret_needs_the_environment() {
+        let s = DbSecret::parse(r#"{"username":"kx","password":"pw"}"#).unwrap();
+        let e = DbSettings::resolve(&config(None, None, Some("db")), &s).unwrap_err();
+        assert_eq!(e.setting, "DB_HOST");
+        let d = DbSettings::resolve(&config(Some("h"), None, Some("db")), &s).unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.dbname.as_str()),
+            ("h", 5432, "db")
+        );
+    }
+
+    #[test]
+    fn environment_wins_over_the_secret() {
+        let s = DbSecret::parse(
+            r#"{"username":"kx","password":"pw","host":"sh","port":"6543","dbname":"sd","engine":"postgres"}"#,
+        )
+        .unwrap();
+        let d = DbSettings::resolve(&config(None, None, None), &s).unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.dbname.as_str()),
+            ("sh", 6543, "sd")
+        );
+        let d = DbSettings::resolve(&config(Some("eh"), Some(7000), Some("ed")), &s).unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.dbname.as_str()),
+            ("eh", 7000, "ed")
+        );
+    }
+
+    #[test]
+    fn bad_secrets_name_the_setting_not_the_value() {
+        for s in [
+            "nope",
+            "[]",
+            r#"{"username":"kx"}"#,
+            r#"{"username":"kx","password":"pw","port":"x"}"#,
+        ] {
+            let e = DbSecret::parse(s).unwrap_err();
+            assert_eq!(e.setting, "DB_SECRET_ARN");
+            assert!(!e.to_string().contains("pw"));
+        }
+    }
+}

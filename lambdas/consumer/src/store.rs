@@ -1,0 +1,812 @@
+//! PostgreSQL: the `events` table and its outbox columns.
+//!
+//! The synchronous `postgres` client runs only inside `tokio::task::spawn_blocking`, through an
+//! `r2d2` pool built once per cold start. Every public method is one short transaction (or one
+//! autocommit statement); none stays open across a network call to another service.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kx_events::TrackedEvent;
+use postgres::error::SqlState;
+use r2d2_postgres::PostgresConnectionManager;
+use serde_json::Value;
+use tokio_postgres_rustls::MakeRustlsConnect;
+use uuid::Uuid;
+
+use crate::config::{Config, ConfigError};
+use crate::migrate::{self, MigrationError, MigrationReport};
+use crate::settings::{DbSecret, DbSettings};
+use crate::tls;
+
+type PgPool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+
+/// A database failure. [`StoreError::is_retryable`] tells whether trying again later may succeed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No connection could be opened (server down, wrong host or port, timeout).
+    #[error("database unreachable: {0}")]
+    Unavailable(String),
+    /// The connection broke during a statement (dropped, server restarted, network).
+    #[error("database connection lost: {0}")]
+    ConnectionLost(String),
+    /// The server refused the credentials (SQLSTATE 28P01/28000), even after re-reading the secret.
+    #[error("database authentication failed: {0}")]
+    Auth(String),
+    /// A statement failed on the server.
+    #[error("database statement failed (SQLSTATE {code}): {message}")]
+    Statement {
+        /// The SQLSTATE.
+        code: String,
+        /// The server's message.
+        message: String,
+    },
+    /// The TLS settings cannot be used (bad `DB_SSL_ROOT_CERT`).
+    #[error("{0}")]
+    Tls(String),
+    /// The embedded migrations and the database disagree.
+    #[error("{0}")]
+    Migration(#[from] MigrationError),
+    /// The secret could not be re-read after an authentication failure.
+    #[error("{0}")]
+    Secret(ConfigError),
+    /// The blocking task running the statement panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// Whether the same work may succeed later (the records should be retried), as opposed to a
+    /// configuration or schema problem that needs a deployment.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_)
+            | StoreError::ConnectionLost(_)
+            | StoreError::Auth(_)
+            | StoreError::Secret(_)
+            | StoreError::Task(_) => true,
+            StoreError::Statement { code, .. } => {
+                // Transaction rollbacks (40: serialization, deadlock), resources (53), operator
+                // intervention incl. statement timeout (57), connection exceptions (08).
+                ["40", "53", "57", "08"].iter().any(|c| code.starts_with(c))
+            }
+            StoreError::Tls(_) | StoreError::Migration(_) => false,
+        }
+    }
+
+    fn from_pg(e: postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            {
+                return StoreError::Auth(db.message().to_owned());
+            }
+            return StoreError::Statement {
+                code: code.code().to_owned(),
+                message: db.message().to_owned(),
+            };
+        }
+        StoreError::ConnectionLost(one_line(&e))
+    }
+}
+
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = inner.source();
+    }
+    s.replace('\n', " ")
+}
+
+/// The last error the pool met while opening a connection (r2d2 keeps only its text).
+#[derive(Debug, Default)]
+struct LastConnectError(Mutex<Option<(Option<SqlState>, String)>>);
+
+#[derive(Debug)]
+struct RecordConnectError(Arc<LastConnectError>);
+
+impl r2d2::HandleError<postgres::Error> for RecordConnectError {
+    fn handle_error(&self, error: postgres::Error) {
+        let code = error.code().cloned();
+        let text = match error.as_db_error() {
+            Some(db) => format!("{}: {}", db.code().code(), db.message()),
+            None => one_line(&error),
+        };
+        tracing::debug!(error = %text, "database connection attempt failed");
+        if let Ok(mut last) = (self.0).0.lock() {
+            *last = Some((code, text));
+        }
+    }
+}
+
+/// How one event of [`Store::insert_batch`] ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreStatus {
+    /// A new row (linked to its parent, if it names one).
+    Inserted,
+    /// A new row stored on its last receive although its parent is not stored:
+    /// `previous_event_id` NULL, the id kept in `unresolved_previous_event_id`.
+    InsertedUnlinked {
+        /// The parent that was not found.
+        missing_parent: Uuid,
+    },
+    /// The row already existed (a duplicate delivery); nothing was written.
+    AlreadyStored,
+    /// Not stored: its parent is neither stored nor storable in this batch, and this is not its
+    /// last receive. Retry it later.
+    WaitingForParent {
+        /// The parent that was not found.
+        missing_parent: Uuid,
+    },
+}
+
+impl StoreStatus {
+    /// Whether the event has a row now.
+    pub fn is_stored(self) -> bool {
+        !matches!(self, StoreStatus::WaitingForParent { .. })
+    }
+}
+
+/// One event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The validated event.
+    pub event: TrackedEvent,
+    /// The producer already put it on the bus (message attribute `kx-on-bus`): store it as
+    /// published.
+    pub on_bus: bool,
+    /// This is the message's last receive: if its parent is missing, store it unlinked rather
+    /// than wait.
+    pub last_receive: bool,
+}
+
+impl From<TrackedEvent> for NewEvent {
+    fn from(event: TrackedEvent) -> Self {
+        Self {
+            event,
+            on_bus: false,
+            last_receive: false,
+        }
+    }
+}
+
+/// The result of [`Store::insert_batch`].
+#[derive(Debug, Clone, Default)]
+pub struct InsertOutcome {
+    statuses: HashMap<Uuid, StoreStatus>,
+    published: HashSet<Uuid>,
+    /// Rows stored earlier without their parent that were linked to a parent inserted now.
+    pub linked_children: u64,
+}
+
+impl InsertOutcome {
+    /// The status of `event_id` (`None` if it was not in the batch).
+    pub fn status(&self, event_id: &Uuid) -> Option<StoreStatus> {
+        self.statuses.get(event_id).copied()
+    }
+
+    /// Whether the row is known to be on the bus already (published before, or `on_bus`).
+    pub fn is_published(&self, event_id: &Uuid) -> bool {
+        self.published.contains(event_id)
+    }
+
+    /// Number of new rows.
+    pub fn inserted(&self) -> usize {
+        self.statuses
+            .values()
+            .filter(|s| {
+                matches!(
+                    s,
+                    StoreStatus::Inserted | StoreStatus::InsertedUnlinked { .. }
+                )
+            })
+            .count()
+    }
+}
+
+struct SecretRefresh {
+    client: aws_sdk_secretsmanager::Client,
+    config: Config,
+}
+
+/// Owns a pool and closes it off the async runtime: dropping a sync `postgres::Client` blocks on
+/// its own runtime, which panics on a tokio worker thread.
+struct PoolCell(Option<PgPool>);
+
+impl PoolCell {
+    fn pool(&self) -> &PgPool {
+        self.0.as_ref().expect("pool present until drop")
+    }
+}
+
+impl Drop for PoolCell {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(pool));
+            } else {
+                drop(pool);
+            }
+        }
+    }
+}
+
+struct Inner {
+    pool: Mutex<Arc<PoolCell>>,
+    settings: Mutex<DbSettings>,
+    last_connect_error: Arc<LastConnectError>,
+    refresh: Option<SecretRefresh>,
+    migrated: AtomicBool,
+}
+
+/// The events table: batch insert, outbox claims, migrations. Cheap to clone (shared pool).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+const EVENT_COLUMNS: &str = "event_id, client_id, previous_event_id, user_id, entity_id, \
+    entity_type, event_type, source, campaign_id, points_awarded, session_id, occurred_at, \
+    metadata, extra_fields, unresolved_previous_event_id";
+
+fn build_pool(settings: &DbSettings, last: &Arc<LastConnectError>) -> Result<PgPool, StoreError> {
+    let tls = tls::connector(settings.sslmode, settings.ssl_root_cert.as_deref())
+        .map_err(StoreError::Tls)?;
+    let manager = PostgresConnectionManager::new(settings.pg_config(), tls);
+    Ok(r2d2::Pool::builder()
+        .max_size(settings.pool_size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(settings.connect_timeout)
+        .error_handler(Box::new(RecordConnectError(last.clone())))
+        .build_unchecked(manager))
+}
+
+impl Store {
+    /// Builds the pool (no connection is opened yet).
+    pub fn connect(settings: DbSettings) -> Result<Self, StoreError> {
+        let last = Arc::new(LastConnectError::default());
+        let pool = build_pool(&settings, &last)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool: Mutex::new(Arc::new(PoolCell(Some(pool)))),
+                settings: Mutex::new(settings),
+                last_connect_error: last,
+                refresh: None,
+                migrated: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Like [`Store::connect`], and on an authentication failure (rotated password) re-reads the
+    /// secret `config.db_secret_arn` once, rebuilds the pool and retries.
+    pub fn connect_with_secret(
+        settings: DbSettings,
+        client: aws_sdk_secretsmanager::Client,
+        config: Config,
+    ) -> Result<Self, StoreError> {
+        let last = Arc::new(LastConnectError::default());
+        let pool = build_pool(&settings, &last)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool: Mutex::new(Arc::new(PoolCell(Some(pool)))),
+                settings: Mutex::new(settings),
+                last_connect_error: last,
+                refresh: Some(SecretRefresh { client, config }),
+                migrated: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Points the store at other settings (a new pool; connections of the old one close when
+    /// idle). Used after a secret rotation, and by tests that move the database.
+    pub fn reconfigure(&self, settings: DbSettings) -> Result<(), StoreError> {
+        let pool = build_pool(&settings, &self.inner.last_connect_error)?;
+        let old = std::mem::replace(&mut *lock(&self.inner.pool), Arc::new(PoolCell(Some(pool))));
+        drop(old);
+        *lock(&self.inner.settings) = settings;
+        Ok(())
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> DbSettings {
+        lock(&self.inner.settings).clone()
+    }
+
+    async fn reload_credentials(&self) -> Result<(), StoreError> {
+        let Some(refresh) = &self.inner.refresh else {
+            return Ok(());
+        };
+        let secret = DbSecret::fetch(&refresh.client, &refresh.config.db_secret_arn)
+            .await
+            .map_err(StoreError::Secret)?;
+        let fresh = DbSettings::resolve(&refresh.config, &secret).map_err(StoreError::Secret)?;
+        let current = self.settings();
+        self.reconfigure(DbSettings {
+            connect_timeout: current.connect_timeout,
+            statement_timeout: current.statement_timeout,
+            pool_size: current.pool_size,
+            ..fresh
+        })
+    }
+
+    /// Runs `f` on a pooled connection in `spawn_blocking`. An authentication failure re-reads
+    /// the secret once (when the store has one) and tries again.
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: Fn(&mut postgres::Client) -> Result<T, StoreError> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        match self.run_once(f.clone()).await {
+            Err(StoreError::Auth(cause)) if self.inner.refresh.is_some() => {
+                tracing::warn!(cause = %cause, "database authentication failed; re-reading the secret once (rotation?) and rebuilding the pool");
+                self.reload_credentials().await?;
+                self.run_once(f).await
+            }
+            other => other,
+        }
+    }
+
+    async fn run_once<T, F>(&self, f: Arc<F>) -> Result<T, StoreError>
+    where
+        F: Fn(&mut postgres::Client) -> Result<T, StoreError> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let pool = lock(&self.inner.pool).clone();
+        let last = self.inner.last_connect_error.clone();
+        tokio::task::spawn_blocking(move || {
+            *lock(&last.0) = None;
+            let mut conn = pool.pool().get().map_err(|e| match lock(&last.0).take() {
+                Some((Some(code), text))
+                    if code == SqlState::INVALID_PASSWORD
+                        || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+                {
+                    StoreError::Auth(text)
+                }
+                Some((_, text)) => StoreError::Unavailable(text),
+                None => StoreError::Unavailable(e.to_string()),
+            })?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Applies the embedded migrations (see [`crate::migrate`]): one transaction under
+    /// `pg_advisory_xact_lock`, recorded with checksums in `kx_schema_migrations`. Idempotent and
+    /// safe to run from many cold starts at once.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let report = self
+            .run(|c| {
+                migrate::apply(c)
+                    .map_err(StoreError::from_pg)?
+                    .map_err(StoreError::Migration)
+            })
+            .await?;
+        self.inner.migrated.store(true, Ordering::SeqCst);
+        Ok(report)
+    }
+
+    /// Runs [`Store::migrate`] unless it already succeeded in this process.
+    pub async fn ensure_migrated(&self) -> Result<(), StoreError> {
+        if self.inner.migrated.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let report = self.migrate().await?;
+        if !report.applied.is_empty() {
+            tracing::info!(applied = ?report.applied, "database migrations applied");
+        }
+        Ok(())
+    }
+
+    /// A connection round trip (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|c| {
+            c.simple_query("SELECT 1")
+                .map(|_| ())
+                .map_err(StoreError::from_pg)
+        })
+        .await
+    }
+
+    /// Convenience for [`Store::insert_batch`] with events that are neither on the bus nor on
+    /// their last receive.
+    pub async fn insert_events(
+        &self,
+        events: &[TrackedEvent],
+    ) -> Result<InsertOutcome, StoreError> {
+        let items: Vec<NewEvent> = events.iter().cloned().map(NewEvent::from).collect();
+        self.insert_batch(&items).await
+    }
+
+    /// Stores a batch with ONE `INSERT … SELECT FROM unnest(…) ON CONFLICT (event_id) DO NOTHING`
+    /// in one short transaction.
+    ///
+    /// Chains: an event whose parent is stored, or is stored by this same statement, is linked
+    /// (the foreign key is checked at the end of the statement, so order inside the batch does
+    /// not matter). An event whose parent is missing is not inserted
+    /// ([`StoreStatus::WaitingForParent`]) unless it is on its `last_receive`: then it is stored
+    /// with `previous_event_id` NULL and the id in `unresolved_previous_event_id`
+    /// ([`StoreStatus::InsertedUnlinked`]); its own children in the batch are linked to it. A
+    /// missing parent never fails the statement. When a parent arrives, rows stored earlier
+    /// without it are linked to it.
+    ///
+    /// Duplicate event ids inside the batch are stored once (the first one's content).
+    pub async fn insert_batch(&self, items: &[NewEvent]) -> Result<InsertOutcome, StoreError> {
+        self.ensure_migrated().await?;
+        let mut seen: HashMap<Uuid, usize> = HashMap::new();
+        let mut unique: Vec<NewEvent> = Vec::with_capacity(items.len());
+        for item in items {
+            match seen.get(&item.event.event_id) {
+                Some(&i) => {
+                    unique[i].on_bus |= item.on_bus;
+                    unique[i].last_receive |= item.last_receive;
+                }
+                None => {
+                    seen.insert(item.event.event_id, unique.len());
+                    unique.push(item.clone());
+                }
+            }
+        }
+        if unique.is_empty() {
+            return Ok(InsertOutcome::default());
+        }
+        let unique = Arc::new(unique);
+        self.run(move |c| insert_tx(c, &unique).map_err(StoreError::from_pg))
+            .await
+    }
+
+    /// Claims the unpublished rows among `event_ids` for `lease` (rows claimed by another live
+    /// lease, or already published, are left out) and returns them as events. One autocommit
+    /// `UPDATE … RETURNING`: two consumers never claim the same row at once.
+    pub async fn claim(
+        &self,
+        event_ids: &[Uuid],
+        lease: Duration,
+    ) -> Result<Vec<TrackedEvent>, StoreError> {
+        if event_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = event_ids.to_vec();
+        let secs = lease.as_secs_f64();
+        self.run(move |c| {
+            let sql = format!(
+                "UPDATE events SET publish_lease = now() + make_interval(secs => $2)
+                 WHERE event_id = ANY($1) AND published_at IS NULL
+                   AND (publish_lease IS NULL OR publish_lease < now())
+                 RETURNING {EVENT_COLUMNS}"
+            );
+            let rows = c.query(&sql, &[&ids, &secs]).map_err(StoreError::from_pg)?;
+            Ok(rows.iter().map(row_event).collect())
+        })
+        .await
+    }
+
+    /// The outbox sweep: claims up to `limit` unpublished rows created more than `min_age` ago
+    /// whose lease is free or expired, oldest first, skipping rows locked by others
+    /// (`FOR UPDATE SKIP LOCKED`) and `exclude`.
+    pub async fn claim_stale(
+        &self,
+        limit: u32,
+        min_age: Duration,
+        lease: Duration,
+        exclude: &[Uuid],
+    ) -> Result<Vec<TrackedEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_migrated().await?;
+        let exclude = exclude.to_vec();
+        let (limit, age, secs) = (i64::from(limit), min_age.as_secs_f64(), lease.as_secs_f64());
+        self.run(move |c| {
+            let sql = format!(
+                "UPDATE events SET publish_lease = now() + make_interval(secs => $3)
+                 WHERE event_id IN (
+                     SELECT event_id FROM events
+                     WHERE published_at IS NULL
+                       AND created_at <= now() - make_interval(secs => $2)
+                       AND (publish_lease IS NULL OR publish_lease < now())
+                       AND event_id <> ALL($4)
+                     ORDER BY created_at
+                     LIMIT $1
+                     FOR UPDATE SKIP LOCKED)
+                   AND published_at IS NULL
+                 RETURNING {EVENT_COLUMNS}"
+            );
+            let rows = c
+                .query(&sql, &[&limit, &age, &secs, &exclude])
+                .map_err(StoreError::from_pg)?;
+            Ok(rows.iter().map(row_event).collect())
+        })
+        .await
+    }
+
+    /// Marks rows as put on the bus and drops their lease.
+    pub async fn mark_published(&self, event_ids: &[Uuid]) -> Result<u64, StoreError> {
+        if event_ids.is_empty() {
+            return Ok(0);
+        }
+        let ids = event_ids.to_vec();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE events SET published_at = now(), publish_lease = NULL
+                 WHERE event_id = ANY($1) AND published_at IS NULL",
+                &[&ids],
+            )
+            .map_err(StoreError::from_pg)
+        })
+        .await
+    }
+
+    /// Drops the lease of rows whose put failed, so that the next attempt need not wait for it.
+    pub async fn release(&self, event_ids: &[Uuid]) -> Result<u64, StoreError> {
+        if event_ids.is_empty() {
+            return Ok(0);
+        }
+        let ids = event_ids.to_vec();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE events SET publish_lease = NULL
+                 WHERE event_id = ANY($1) AND published_at IS NULL",
+                &[&ids],
+            )
+            .map_err(StoreError::from_pg)
+        })
+        .await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Rebuilds the event from a row, as the bus entry's `Detail` shows it: an unresolved parent is
+/// still the event's `previousEventId`.
+fn row_event(r: &postgres::Row) -> TrackedEvent {
+    let previous: Option<Uuid> = r.get("previous_event_id");
+    let unresolved: Option<Uuid> = r.get("unresolved_previous_event_id");
+    let object = |v: Option<Value>| match v {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    TrackedEvent {
+        event_id: r.get("event_id"),
+        client_id: r.get("client_id"),
+        previous_event_id: previous.or(unresolved),
+        user_id: r.get("user_id"),
+        entity_id: r.get("entity_id"),
+        entity_type: r
+            .get::<_, Option<String>>("entity_type")
+            .unwrap_or_default(),
+        event_type: r.get("event_type"),
+        source: r.get("source"),
+        campaign_id: r.get("campaign_id"),
+        points_awarded: r.get("points_awarded"),
+        session_id: r.get("session_id"),
+        occurred_at: r.get("occurred_at"),
+        metadata: object(r.get("metadata")),
+        extra: object(r.get("extra_fields")).unwrap_or_default(),
+    }
+}
+
+/// Which rows to insert and how: decided inside the transaction, after reading which of the
+/// batch's events and parents exist (locked `FOR KEY SHARE`, so a parent cannot vanish before the
+/// insert's foreign-key check).
+fn insert_tx(
+    c: &mut postgres::Client,
+    items: &[NewEvent],
+) -> Result<InsertOutcome, postgres::Error> {
+    let mut tx = c.transaction()?;
+    let mut lookup: Vec<Uuid> = items.iter().map(|i| i.event.event_id).collect();
+    lookup.extend(items.iter().filter_map(|i| i.event.previous_event_id));
+    lookup.sort_unstable();
+    lookup.dedup();
+    let existing: HashMap<Uuid, bool> = tx
+        .query(
+            "SELECT event_id, published_at IS NOT NULL FROM events
+             WHERE event_id = ANY($1) FOR KEY SHARE",
+            &[&lookup],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+
+    let mut out = InsertOutcome::default();
+    let mut known: HashSet<Uuid> = existing.keys().copied().collect();
+    // index → unresolved parent (None = linked)
+    let mut accepted: Vec<(usize, Option<Uuid>)> = Vec::new();
+    let mut undecided: Vec<usize> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if existing.contains_key(&item.event.event_id) {
+            out.statuses
+                .insert(item.event.event_id, StoreStatus::AlreadyStored);
+        } else {
+            undecided.push(i);
+        }
+    }
+    loop {
+        let before = undecided.len();
+        undecided.retain(|&i| match items[i].event.previous_event_id {
+            Some(p) if !known.contains(&p) => true,
+            _ => {
+                accepted.push((i, None));
+                known.insert(items[i].event.event_id);
+                false
+            }
+        });
+        if undecided.len() < before {
+            continue;
+        }
+        // No more links possible: store the last-receive ones unlinked; their children may link.
+        undecided.retain(|&i| {
+            if items[i].last_receive {
+                accepted.push((i, items[i].event.previous_event_id));
+                known.insert(items[i].event.event_id);
+                false
+            } else {
+                true
+            }
+        });
+        if undecided.len() == before {
+            break;
+        }
+    }
+    for &i in &undecided {
+        let e = &items[i].event;
+        out.statuses.insert(
+            e.event_id,
+            StoreStatus::WaitingForParent {
+                missing_parent: e.previous_event_id.unwrap_or_default(),
+            },
+        );
+    }
+    // A consistent row order keeps concurrent inserts of overlapping batches from deadlocking.
+    accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
+
+    let n = accepted.len();
+    let mut event_id = Vec::with_capacity(n);
+    let mut client_id = Vec::with_capacity(n);
+    let mut previous = Vec::with_capacity(n);
+    let mut user_id = Vec::with_capacity(n);
+    let mut entity_id = Vec::with_capacity(n);
+    let mut entity_type = Vec::with_capacity(n);
+    let mut event_type = Vec::with_capacity(n);
+    let mut source = Vec::with_capacity(n);
+    let mut campaign_id = Vec::with_capacity(n);
+    let mut points = Vec::with_capacity(n);
+    let mut session_id = Vec::with_capacity(n);
+    let mut occurred_at = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    let mut extra = Vec::with_capacity(n);
+    let mut unresolved = Vec::with_capacity(n);
+    let mut on_bus = Vec::with_capacity(n);
+    for &(i, missing) in &accepted {
+        let e = &items[i].event;
+        event_id.push(e.event_id);
+        client_id.push(e.client_id.as_str());
+        previous.push(if missing.is_some() {
+            None
+        } else {
+            e.previous_event_id
+        });
+        user_id.push(e.user_id.as_deref());
+        entity_id.push(e.entity_id.as_deref());
+        entity_type.push(e.entity_type.as_str());
+        event_type.push(e.event_type.as_str());
+        source.push(e.source.as_deref());
+        campaign_id.push(e.campaign_id.as_deref());
+        points.push(e.points_awarded);
+        session_id.push(e.session_id.as_deref());
+        occurred_at.push(e.occurred_at);
+        metadata.push(e.metadata.clone().map(Value::Object));
+        extra.push((!e.extra.is_empty()).then(|| Value::Object(e.extra.clone())));
+        unresolved.push(missing);
+        on_bus.push(items[i].on_bus);
+    }
+    let inserted: HashSet<Uuid> = if n == 0 {
+        HashSet::new()
+    } else {
+        tx.query(
+            "INSERT INTO events (event_id, client_id, previous_event_id, user_id, entity_id,
+                 entity_type, event_type, source, campaign_id, points_awarded, session_id,
+                 occurred_at, metadata, extra_fields, unresolved_previous_event_id, published_at)
+             SELECT t.event_id, t.client_id, t.previous_event_id, t.user_id, t.entity_id,
+                 t.entity_type, t.event_type, t.source, t.campaign_id, t.points_awarded,
+                 t.session_id, t.occurred_at, t.metadata, t.extra_fields,
+                 t.unresolved_previous_event_id, CASE WHEN t.on_bus THEN now() END
+             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[],
+                         $12::timestamptz[], $13::jsonb[], $14::jsonb[], $15::uuid[], $16::bool[])
+               AS t(event_id, client_id, previous_event_id, user_id, entity_id, entity_type,
+                    event_type, source, campaign_id, points_awarded, session_id, occurred_at,
+                    metadata, extra_fields, unresolved_previous_event_id, on_bus)
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING event_id",
+            &[
+                &event_id,
+                &client_id,
+                &previous,
+                &user_id,
+                &entity_id,
+                &entity_type,
+                &event_type,
+                &source,
+                &campaign_id,
+                &points,
+                &session_id,
+                &occurred_at,
+                &metadata,
+                &extra,
+                &unresolved,
+                &on_bus,
+            ],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    for &(i, missing) in &accepted {
+        let id = items[i].event.event_id;
+        let status = match (inserted.contains(&id), missing) {
+            // Inserted concurrently by another consumer between our read and our insert.
+            (false, _) => StoreStatus::AlreadyStored,
+            (true, None) => StoreStatus::Inserted,
+            (true, Some(p)) => StoreStatus::InsertedUnlinked { missing_parent: p },
+        };
+        out.statuses.insert(id, status);
+    }
+
+    // The producer already put these on the bus: a row stored earlier by a copy without the
+    // attribute must not be put again.
+    let on_bus_stored: Vec<Uuid> = items
+        .iter()
+        .filter(|i| i.on_bus && !inserted.contains(&i.event.event_id))
+        .filter(|i| out.statuses[&i.event.event_id].is_stored())
+        .map(|i| i.event.event_id)
+        .collect();
+    if !on_bus_stored.is_empty() {
+        tx.execute(
+            "UPDATE events SET published_at = now(), publish_lease = NULL
+             WHERE event_id = ANY($1) AND published_at IS NULL",
+            &[&on_bus_stored],
+        )?;
+    }
+    for item in items {
+        let id = item.event.event_id;
+        if existing.get(&id).copied().unwrap_or(false)
+            || (item.on_bus && out.statuses[&id].is_stored())
+        {
+            out.published.insert(id);
+        }
+    }
+
+    // Children stored earlier without this parent get their link now.
+    if !inserted.is_empty() {
+        let ids: Vec<Uuid> = inserted.iter().copied().collect();
+        out.linked_children = tx.execute(
+            "UPDATE events
+             SET previous_event_id = unresolved_previous_event_id,
+                 unresolved_previous_event_id = NULL
+             WHERE unresolved_previous_event_id = ANY($1)",
+            &[&ids],
+        )?;
+    }
+    tx.commit()?;
+    Ok(out)
+}
