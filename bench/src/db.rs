@@ -1,0 +1,143 @@
+//! The benchmark's own databases on the test server: created fresh, migrated, and dropped.
+
+use postgres::{Client, Config, NoTls};
+
+/// Errors are carried as text: a benchmark that fails prints why and the run goes on.
+pub type BenchResult<T> = Result<T, String>;
+
+/// Adds context to an error (`"what: error"`).
+pub trait Context<T> {
+    /// Maps the error to `"{what}: {error}"`.
+    fn context(self, what: impl std::fmt::Display) -> BenchResult<T>;
+}
+
+impl<T, E: std::error::Error> Context<T> for Result<T, E> {
+    fn context(self, what: impl std::fmt::Display) -> BenchResult<T> {
+        self.map_err(|e| format!("{what}: {}", chain(&e)))
+    }
+}
+
+/// An error and its sources, `: `-separated (`postgres::Error` alone says only "db error").
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let more = e.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = e.source();
+    }
+    text
+}
+
+/// The server the benchmarks use: `KX_TEST_DATABASE_URL` from `.state/env`, a superuser over TCP.
+#[derive(Debug, Clone)]
+pub struct Server {
+    admin: Config,
+    url: String,
+}
+
+impl Server {
+    /// Reads `KX_TEST_DATABASE_URL` (set by `scripts/services.sh up`, sourced by `make bench`).
+    pub fn from_env() -> BenchResult<Server> {
+        let url = std::env::var("KX_TEST_DATABASE_URL").map_err(|_| {
+            "KX_TEST_DATABASE_URL is not set: run `make bench` (or `scripts/services.sh up && source .state/env`)"
+                .to_string()
+        })?;
+        let admin: Config = url.parse().context("KX_TEST_DATABASE_URL")?;
+        Ok(Server { admin, url })
+    }
+
+    /// The URL of the administrative database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Connection settings for database `name` on this server.
+    pub fn config(&self, name: &str) -> Config {
+        let mut config = self.admin.clone();
+        config.dbname(name);
+        config
+    }
+
+    /// Host, port, user and password, as the consumer's environment and secret carry them.
+    pub fn parts(&self) -> (String, u16, String, String) {
+        let host = match self.admin.get_hosts().first() {
+            Some(postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => "127.0.0.1".to_string(),
+        };
+        let port = self.admin.get_ports().first().copied().unwrap_or(5432);
+        let user = self.admin.get_user().unwrap_or("postgres").to_string();
+        let password = self
+            .admin
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
+        (host, port, user, password)
+    }
+
+    /// Connects to database `name`.
+    pub fn connect(&self, name: &str) -> BenchResult<Client> {
+        self.config(name)
+            .connect(NoTls)
+            .context(format!("connecting to database {name}"))
+    }
+
+    /// Drops database `name` if it exists and creates it empty.
+    pub fn recreate(&self, name: &str) -> BenchResult<()> {
+        let mut admin = self
+            .admin
+            .connect(NoTls)
+            .context("connecting to the server")?;
+        // Two statements: neither may run inside the implicit transaction of a multi-statement query.
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .context(format!("dropping database {name}"))?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+            .context(format!("creating database {name}"))
+    }
+
+    /// Drops database `name` if it exists.
+    pub fn drop_database(&self, name: &str) -> BenchResult<()> {
+        let mut admin = self
+            .admin
+            .connect(NoTls)
+            .context("connecting to the server")?;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .context(format!("dropping database {name}"))
+    }
+}
+
+/// `seq_scan` and `idx_scan` of table `events` from `pg_stat_user_tables`, after flushing this
+/// backend's pending statistics (PostgreSQL 15 reports them at most once a second otherwise).
+pub fn scan_counts(client: &mut Client) -> BenchResult<(i64, i64)> {
+    flush_stats(client)?;
+    client
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .context("pg_stat_clear_snapshot")?;
+    let row = client
+        .query_one(
+            "SELECT coalesce(seq_scan, 0), coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relname = 'events'",
+            &[],
+        )
+        .context("reading pg_stat_user_tables")?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Makes this backend report its pending statistics now (they are reported when it goes idle,
+/// at most once a second otherwise), so that they do not land inside another connection's run.
+pub fn flush_stats(client: &mut Client) -> BenchResult<()> {
+    client
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .context("pg_stat_force_next_flush")
+}
+
+/// Runs synchronous database code from async code (the sync `postgres` client starts its own
+/// runtime and must not run on a tokio worker as is).
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}

@@ -1,0 +1,25 @@
+//! # kx-events-bench: `make bench`
+//!
+//! Every figure of issue 7, measured on this machine and printed with how it was measured, then
+//! one table. Ratios are taken within one run on the same machine, since absolute times drift.
+//! Targets are informational (PASS/MISS): the benchmarks fail only when they cannot run.
+//!
+//! 1. [`store`]: the consumer's store path vs a per-message baseline vs `COPY`.
+//! 2. [`handler`]: the whole handler on a batch, events/s and the share of each phase.
+//! 3. [`cold_start`]: the real `bootstrap` from process start to its first `next`.
+//! 4. [`package`]: the arm64 zip from `make package`.
+//! 5. [`track`]: the producer's criterion bench (`client/benches/track.rs`), parsed.
+//! 6. [`memory`]: peak resident memory of the real `bootstrap` storing 100,000 events.
+#![warn(missing_docs)]
+
+pub mod aws;
+pub mod cold_start;
+pub mod db;
+pub mod handler;
+pub mod memory;
+pub mod package;
+pub mod report;
+pub mod stats;
+pub mod store;
+pub mod track;
+pub mod workload;
