@@ -1,0 +1,78 @@
+# Everything kx-events creates, with a producer policy, an alarm topic and one subscription.
+# Deletion protection is off so that the example can be destroyed; keep it on in production.
+
+provider "aws" {
+  region = var.region
+}
+
+locals {
+  tags = {
+    Project = "kx-events"
+    Example = "complete"
+  }
+}
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${var.name_prefix}-alarms"
+  kms_master_key_id = "alias/aws/sns"
+
+  tags = local.tags
+}
+
+module "kx_events" {
+  source = "../../"
+
+  name_prefix           = var.name_prefix
+  service_name          = var.service_name
+  consumer_package_path = var.consumer_package_path
+
+  db_deletion_protection = false
+  db_skip_final_snapshot = true
+
+  event_bus_archive_enabled        = true
+  event_bus_archive_retention_days = 7
+
+  consumer_environment_variables = { RUST_LOG = "info" }
+  consumer_maximum_concurrency   = 5
+  # Against the moto emulator (var.emulator): the mapping disabled (moto cannot run the function
+  # and would dead-letter every message), no redrive-allow policy (moto lacks the attribute).
+  consumer_event_source_mapping_enabled = !var.emulator
+  queue_create_redrive_allow_policy     = !var.emulator
+
+  alarm_sns_topic_arn = aws_sns_topic.alarms.arn
+
+  tags = local.tags
+}
+
+# Producers attach this policy and take module.kx_events.producer_environment as their environment.
+resource "aws_iam_policy" "producer" {
+  name        = "${var.name_prefix}-producer"
+  description = "Lets a Lambda track kx-events: enqueue to SQS and put real-time events on the bus"
+  policy      = module.kx_events.producer_policy_json
+
+  tags = local.tags
+}
+
+# Another team's view: a queue that receives every user.* event, found through SSM discovery.
+resource "aws_sqs_queue" "user_events" {
+  name                    = "${var.name_prefix}-user-events"
+  sqs_managed_sse_enabled = true
+
+  tags = local.tags
+}
+
+module "user_events_subscription" {
+  source = "../../modules/subscription"
+
+  service_name         = var.service_name
+  rule_name            = "${var.name_prefix}-user-events"
+  event_pattern        = jsonencode({ source = ["kx-event-tracking"], "detail-type" = [{ prefix = "user." }] })
+  target_type          = "sqs"
+  target_arn           = aws_sqs_queue.user_events.arn
+  target_sqs_queue_url = aws_sqs_queue.user_events.url
+
+  tags = local.tags
+
+  # The bus and its SSM parameters must exist before the look-up.
+  depends_on = [module.kx_events]
+}

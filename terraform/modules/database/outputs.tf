@@ -1,0 +1,39 @@
+output "db_instance_identifier" {
+  description = "RDS instance identifier."
+  value       = aws_db_instance.this.identifier
+}
+
+output "db_instance_arn" {
+  description = "ARN of the RDS instance."
+  value       = aws_db_instance.this.arn
+}
+
+output "db_instance_endpoint" {
+  description = "Host name of the instance (without the port, as the seed's DbEndpoint export); use with db_instance_port."
+  value       = aws_db_instance.this.address
+}
+
+output "db_instance_port" {
+  description = "Port of the instance."
+  value       = aws_db_instance.this.port
+}
+
+output "db_instance_name" {
+  description = "Name of the PostgreSQL database."
+  value       = aws_db_instance.this.db_name
+}
+
+output "db_instance_master_user_secret_arn" {
+  description = "ARN of the RDS-managed Secrets Manager secret holding the master username and password."
+  value       = aws_db_instance.this.master_user_secret[0].secret_arn
+}
+
+output "db_subnet_group_name" {
+  description = "Name of the DB subnet group."
+  value       = aws_db_subnet_group.this.name
+}
+
+output "db_parameter_group_name" {
+  description = "Name of the DB parameter group."
+  value       = aws_db_parameter_group.this.name
+}

@@ -1,0 +1,282 @@
+# The root module with nothing but a package path: the seed's names and defaults, the consumer's
+# environment contract, IAM and the producer outputs. Resources inside the child modules are
+# asserted in modules.tftest.hcl (terraform test sees only outputs of child modules).
+
+mock_provider "aws" {
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:mock-queue"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+      id  = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_bus" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/mock-bus/mock-rule"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock-role"
+    }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:policy/mock-policy"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:function:mock-function"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function"
+    }
+  }
+  mock_resource "aws_security_group" {
+    defaults = {
+      id = "sg-0123456789abcdef0"
+    }
+  }
+  mock_resource "aws_db_instance" {
+    defaults = {
+      address = "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com"
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+        kms_key_id    = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+        secret_status = "active"
+      }]
+    }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      value = "arn:aws:events:us-east-1:123456789012:event-bus/discovered-bus"
+    }
+  }
+}
+variables {
+  consumer_package_path = "tests/fixtures/package.placeholder"
+}
+
+run "seed_names" {
+  command = apply
+
+  assert {
+    condition     = output.db_instance_identifier == "events-tracking-db"
+    error_message = "Database must be named <prefix>-db."
+  }
+  assert {
+    condition     = output.queue_name == "events-tracking-events-queue" && output.dead_letter_queue_name == "events-tracking-events-dlq"
+    error_message = "Queues must be named <prefix>-events-queue and <prefix>-events-dlq."
+  }
+  assert {
+    condition     = output.consumer_function_name == "events-tracking-events-consumer"
+    error_message = "Consumer must be named <prefix>-events-consumer."
+  }
+  assert {
+    condition     = output.event_bus_name == "events-tracking-events-bus"
+    error_message = "Bus must be named <prefix>-events-bus."
+  }
+  assert {
+    condition     = output.ssm_parameter_names == { arn = "/eventbridge/services/kx-event-tracking/arn", info = "/eventbridge/services/kx-event-tracking/info" }
+    error_message = "Discovery parameters must be /eventbridge/services/<service>/arn and /info."
+  }
+}
+
+run "custom_names" {
+  command = apply
+
+  variables {
+    name_prefix            = "myapp-prod"
+    db_instance_identifier = "myapp-events-db"
+    queue_name             = "myapp-queue"
+    consumer_function_name = "myapp-consumer"
+    service_name           = "my-service"
+  }
+
+  assert {
+    condition     = output.db_instance_identifier == "myapp-events-db" && output.queue_name == "myapp-queue" && output.dead_letter_queue_name == "myapp-prod-events-dlq"
+    error_message = "Overrides win; the rest follows the prefix."
+  }
+  assert {
+    condition     = output.consumer_function_name == "myapp-consumer" && output.event_bus_name == "myapp-prod-events-bus"
+    error_message = "Function override and prefixed bus name expected."
+  }
+  assert {
+    condition     = output.ssm_parameter_names.arn == "/eventbridge/services/my-service/arn"
+    error_message = "service_name must drive the discovery path."
+  }
+}
+
+run "defaults" {
+  command = apply
+
+  assert {
+    condition     = length(output.private_subnet_ids) == 2 && length(output.public_subnet_ids) == 2 && output.vpc_id != null
+    error_message = "A VPC with two private and two public subnets expected."
+  }
+  assert {
+    condition     = output.db_secret_arn == "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+    error_message = "db_secret_arn must be the RDS-managed master secret."
+  }
+  assert {
+    condition     = output.db_instance_endpoint == "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com" && output.db_instance_port == 5432 && output.db_instance_name == "events"
+    error_message = "db_instance_endpoint is the host name, db_instance_port the port."
+  }
+  assert {
+    condition     = output.db_security_group_id == "sg-0123456789abcdef0" && output.consumer_security_group_id == "sg-0123456789abcdef0"
+    error_message = "Both security groups must be reported."
+  }
+  assert {
+    condition     = output.consumer_batch_size == 100 && output.consumer_maximum_batching_window_in_seconds == 1
+    error_message = "Batch size 100 with a 1 s window by default."
+  }
+  assert {
+    condition = output.consumer_environment == {
+      DB_SECRET_ARN         = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+      DB_HOST               = "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com"
+      DB_PORT               = "5432"
+      DB_NAME               = "events"
+      DB_SSLMODE            = "require"
+      EVENT_BUS_NAME        = "events-tracking-events-bus"
+      EVENT_SOURCE          = "kx-event-tracking"
+      DEAD_LETTER_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+      MAX_RECEIVE_COUNT     = "3"
+    }
+    error_message = "The consumer environment must be exactly the contract (no DB_SSL_ROOT_CERT unless set)."
+  }
+  assert {
+    condition = output.producer_environment == {
+      EVENTS_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+      EVENT_BUS_NAME   = "events-tracking-events-bus"
+      EVENT_SOURCE     = "kx-event-tracking"
+    }
+    error_message = "producer_environment must be EVENTS_QUEUE_URL, EVENT_BUS_NAME, EVENT_SOURCE."
+  }
+  assert {
+    condition = jsondecode(output.producer_policy_json).Statement == [
+      { Sid = "EnqueueTrackedEvents", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] },
+      { Sid = "PutEventsRealTime", Effect = "Allow", Action = ["events:PutEvents"], Resource = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"] },
+    ]
+    error_message = "producer_policy_json must allow sqs:SendMessage on the queue and events:PutEvents on the bus, nothing else."
+  }
+  assert {
+    condition = alltrue([for v in [output.vpc_id, output.db_instance_endpoint, output.db_secret_arn, output.db_security_group_id, output.queue_url, output.queue_arn, output.dead_letter_queue_url, output.dead_letter_queue_arn, output.event_bus_arn, output.event_bus_name, output.consumer_function_arn] : v != null && v != ""])
+    error_message = "Every seed export must have a value."
+  }
+}
+
+run "consumer_iam_least_privilege" {
+  command = apply
+
+  assert {
+    condition     = alltrue(flatten([for s in jsondecode(output.consumer_policy_json).Statement : [for a in s.Action : a != "*" && !endswith(a, ":*")]]))
+    error_message = "No wildcard action in the consumer policy."
+  }
+  assert {
+    condition     = alltrue(flatten([for s in jsondecode(output.consumer_policy_json).Statement : [for r in s.Resource : startswith(r, "arn:aws:")]]))
+    error_message = "Every resource of the consumer policy must be an ARN."
+  }
+  assert {
+    condition = { for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => { actions = s.Action, resources = s.Resource } } == {
+      ConsumeEventsQueue    = { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
+      SendToDeadLetterQueue = { actions = ["sqs:SendMessage"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
+      PutEventsOnBus        = { actions = ["events:PutEvents"], resources = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"] }
+      ReadDatabaseSecret    = { actions = ["secretsmanager:GetSecretValue"], resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"] }
+      WriteOwnLogs          = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function:*"] }
+    }
+    error_message = "The consumer policy must hold exactly the five least-privilege statements."
+  }
+  assert {
+    condition     = alltrue([for s in jsondecode(output.producer_policy_json).Statement : alltrue([for a in s.Action : a != "*" && !endswith(a, ":*")]) && alltrue([for r in s.Resource : startswith(r, "arn:aws:")])])
+    error_message = "The producer policy must name actions and ARNs, no wildcards."
+  }
+}
+
+run "customer_managed_keys" {
+  command = apply
+
+  variables {
+    queue_kms_master_key_id          = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
+    db_master_user_secret_kms_key_id = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
+  }
+
+  assert {
+    condition     = [for s in jsondecode(output.consumer_policy_json).Statement : s.Resource if s.Sid == "UseCustomerManagedKeys"][0] == [var.queue_kms_master_key_id, var.db_master_user_secret_kms_key_id]
+    error_message = "The consumer must be granted the queue's and the secret's keys."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.producer_policy_json).Statement : s.Resource if s.Sid == "EncryptForQueue"][0] == [var.queue_kms_master_key_id]
+    error_message = "Producers must be granted the queue's key."
+  }
+}
+
+run "existing_database" {
+  command = apply
+
+  variables {
+    create_database      = false
+    db_host              = "aurora.cluster-abc.us-east-1.rds.amazonaws.com"
+    db_port              = 5433
+    db_name              = "tracking"
+    db_secret_arn        = "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-creds-XyZ123"
+    db_security_group_id = "sg-0aaaaaaaaaaaaaaaa"
+    db_sslmode           = "verify-full"
+    db_ssl_root_cert     = "/var/task/rds-ca.pem"
+  }
+
+  assert {
+    condition     = output.db_instance_identifier == null && output.db_instance_endpoint == var.db_host && output.db_instance_port == 5433
+    error_message = "No RDS instance; the given host and port are reported."
+  }
+  assert {
+    condition     = output.db_secret_arn == var.db_secret_arn && output.db_security_group_id == "sg-0aaaaaaaaaaaaaaaa"
+    error_message = "The given secret and security group are reported."
+  }
+  assert {
+    condition     = output.consumer_environment.DB_HOST == var.db_host && output.consumer_environment.DB_PORT == "5433" && output.consumer_environment.DB_NAME == "tracking" && output.consumer_environment.DB_SSLMODE == "verify-full" && output.consumer_environment.DB_SSL_ROOT_CERT == "/var/task/rds-ca.pem"
+    error_message = "The consumer must be pointed at the existing database."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.consumer_policy_json).Statement : s.Resource if s.Sid == "ReadDatabaseSecret"][0] == [var.db_secret_arn]
+    error_message = "The consumer may read the given secret only."
+  }
+}
+
+run "no_vpc" {
+  command = apply
+
+  variables {
+    create_vpc      = false
+    create_database = false
+    db_host         = "127.0.0.1"
+    db_secret_arn   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local-AbCdEf"
+  }
+
+  assert {
+    condition     = output.vpc_id == null && output.consumer_security_group_id == null && length(output.private_subnet_ids) == 0
+    error_message = "Without a VPC nothing network-related is created."
+  }
+}
