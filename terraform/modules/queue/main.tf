@@ -29,6 +29,12 @@ resource "aws_sqs_queue" "this" {
   kms_data_key_reuse_period_seconds = local.sse_sqs ? null : var.kms_data_key_reuse_period_seconds
 
   tags = merge({ Name = var.name }, var.tags)
+
+  # The redrive policy belongs to aws_sqs_queue_redrive_policy below (which detects its drift);
+  # the queue itself must not fight over it.
+  lifecycle {
+    ignore_changes = [redrive_policy]
+  }
 }
 
 # The redrive policy is its own resource so that emulator runs can ignore its drift

@@ -7,7 +7,8 @@ data "aws_ssm_parameter" "bus_arn" {
 
 locals {
   # arn:<partition>:events:<region>:<account>:event-bus/<name>
-  event_bus_name = var.event_bus_name != null ? var.event_bus_name : element(split("/", data.aws_ssm_parameter.bus_arn[0].value), 1)
+  # The parameter is a plain String (an ARN is no secret), but the data source marks every value sensitive.
+  event_bus_name = var.event_bus_name != null ? var.event_bus_name : element(split("/", nonsensitive(data.aws_ssm_parameter.bus_arn[0].value)), 1)
 
   dead_letter_queue_arn = var.create_dead_letter_queue ? aws_sqs_queue.dlq[0].arn : var.dead_letter_queue_arn
 }

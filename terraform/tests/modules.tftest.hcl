@@ -1,0 +1,494 @@
+# Each module on its own (they are usable alone): the resources behind the root module's outputs.
+
+mock_provider "aws" {
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:mock-queue"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+      id  = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_bus" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/mock-bus/mock-rule"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock-role"
+    }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:policy/mock-policy"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:function:mock-function"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function"
+    }
+  }
+  mock_resource "aws_security_group" {
+    defaults = {
+      id = "sg-0123456789abcdef0"
+    }
+  }
+  mock_resource "aws_db_instance" {
+    defaults = {
+      address = "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com"
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+        kms_key_id    = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+        secret_status = "active"
+      }]
+    }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      value = "arn:aws:events:us-east-1:123456789012:event-bus/discovered-bus"
+    }
+  }
+}
+run "queue" {
+  command = apply
+  module { source = "./modules/queue" }
+
+  assert {
+    condition     = aws_sqs_queue.this.visibility_timeout_seconds == 300 && aws_sqs_queue.dlq.message_retention_seconds == 1209600
+    error_message = "Visibility 300 s and a 14-day DLQ expected."
+  }
+  assert {
+    condition     = aws_sqs_queue.this.sqs_managed_sse_enabled == true && aws_sqs_queue.dlq.sqs_managed_sse_enabled == true
+    error_message = "Both queues must be encrypted (SSE-SQS by default)."
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.this[0].redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:us-east-1:123456789012:mock-queue", maxReceiveCount = 3 }
+    error_message = "Redrive to the DLQ after 3 receives expected."
+  }
+  assert {
+    condition     = length(aws_sqs_queue_redrive_policy.ignore_changes) == 0
+    error_message = "The emulator-only ignore_changes variant must be off by default."
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq[0].redrive_allow_policy) == { redrivePermission = "byQueue", sourceQueueArns = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
+    error_message = "The DLQ must accept only the events queue."
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue_policy.this.policy).Statement[0].Effect == "Deny" && jsondecode(aws_sqs_queue_policy.this.policy).Statement[0].Condition.Bool["aws:SecureTransport"] == "false" && jsondecode(aws_sqs_queue_policy.dlq.policy).Statement[0].Effect == "Deny"
+    error_message = "Both queue policies must deny insecure transport."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dead_letter_queue_depth[0].metric_name == "ApproximateNumberOfMessagesVisible" && aws_cloudwatch_metric_alarm.dead_letter_queue_depth[0].threshold == 0
+    error_message = "DLQ depth alarm expected (any message)."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.oldest_message_age[0].metric_name == "ApproximateAgeOfOldestMessage" && length(aws_cloudwatch_metric_alarm.oldest_message_age[0].alarm_actions) == 0
+    error_message = "Oldest message age alarm expected, without actions when no topic is given."
+  }
+}
+
+run "queue_for_emulator_with_topic_and_key" {
+  command = apply
+  module { source = "./modules/queue" }
+
+  variables {
+    ignore_redrive_policy_changes = true
+    create_redrive_allow_policy   = false
+    alarm_sns_topic_arn           = "arn:aws:sns:us-east-1:123456789012:alarms"
+    kms_master_key_id             = "alias/events"
+  }
+
+  assert {
+    condition     = length(aws_sqs_queue_redrive_policy.this) == 0 && length(aws_sqs_queue_redrive_policy.ignore_changes) == 1 && length(aws_sqs_queue_redrive_allow_policy.dlq) == 0
+    error_message = "Emulator switches must swap the redrive resource and drop the redrive-allow policy."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.dead_letter_queue_depth[0].alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"]) && aws_cloudwatch_metric_alarm.oldest_message_age[0].ok_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"])
+    error_message = "The SNS topic must be the alarms' action."
+  }
+  assert {
+    condition     = aws_sqs_queue.this.kms_master_key_id == "alias/events" && aws_sqs_queue.this.kms_data_key_reuse_period_seconds == 300
+    error_message = "A KMS key must replace SSE-SQS."
+  }
+}
+
+run "network" {
+  command = apply
+  module { source = "./modules/network" }
+
+  variables {
+    database_ingress_security_group_ids = ["sg-0bbbbbbbbbbbbbbbb"]
+  }
+
+  assert {
+    condition     = aws_vpc.this[0].tags["Name"] == "events-tracking-vpc" && aws_vpc.this[0].cidr_block == "10.0.0.0/16"
+    error_message = "VPC <name>-vpc expected."
+  }
+  assert {
+    condition     = length(aws_subnet.public) == 2 && length(aws_subnet.private) == 2 && alltrue([for s in aws_subnet.public : s.map_public_ip_on_launch == false])
+    error_message = "Two public and two private subnets, no public IPs on launch."
+  }
+  assert {
+    condition     = length(aws_nat_gateway.this) == 1 && length(aws_route.private_nat) == 2
+    error_message = "One NAT gateway routing both private subnets."
+  }
+  assert {
+    condition     = aws_security_group.consumer[0].name == "events-tracking-lambda-sg" && aws_security_group.database[0].name == "events-tracking-db-sg"
+    error_message = "Seed security group names expected."
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.consumer_https[0].from_port == 443 && aws_vpc_security_group_egress_rule.consumer_https[0].to_port == 443 && aws_vpc_security_group_egress_rule.consumer_database_sg[0].from_port == 5432 && aws_vpc_security_group_egress_rule.consumer_database_sg[0].to_port == 5432
+    error_message = "Consumer egress must be 443 and 5432 only."
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.consumer_database_sg[0].referenced_security_group_id == aws_security_group.database[0].id && length(aws_vpc_security_group_egress_rule.consumer_database_cidr) == 0
+    error_message = "Consumer PostgreSQL egress must go to the database group only."
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.database_from_consumer[0].referenced_security_group_id == aws_security_group.consumer[0].id && aws_vpc_security_group_ingress_rule.database_from_consumer[0].from_port == 5432
+    error_message = "Database ingress must come from the consumer group on 5432."
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.database_from_extra) == 1 && aws_vpc_security_group_ingress_rule.database_from_extra[0].referenced_security_group_id == "sg-0bbbbbbbbbbbbbbbb"
+    error_message = "Listed extra groups get ingress too."
+  }
+  assert {
+    condition     = length(aws_vpc_security_group_ingress_rule.existing_database_from_consumer) == 0
+    error_message = "No rule on a foreign group without one."
+  }
+}
+
+run "network_existing_vpc_and_database" {
+  command = apply
+  module { source = "./modules/network" }
+
+  variables {
+    create_vpc                          = false
+    vpc_id                              = "vpc-0123456789abcdef0"
+    private_subnet_ids                  = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    create_database_security_group      = false
+    existing_database_security_group_id = "sg-0ccccccccccccccccc"
+  }
+
+  assert {
+    condition     = length(aws_vpc.this) == 0 && length(aws_nat_gateway.this) == 0 && length(aws_security_group.database) == 0
+    error_message = "Nothing but the consumer group is created in an existing VPC with an existing database."
+  }
+  assert {
+    condition     = aws_vpc_security_group_egress_rule.consumer_database_sg[0].referenced_security_group_id == "sg-0ccccccccccccccccc" && aws_vpc_security_group_ingress_rule.existing_database_from_consumer[0].security_group_id == "sg-0ccccccccccccccccc"
+    error_message = "The existing database group gets the consumer's ingress, and the consumer egresses to it."
+  }
+}
+
+run "network_existing_database_by_address" {
+  command = apply
+  module { source = "./modules/network" }
+
+  variables {
+    create_database_security_group = false
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_egress_rule.consumer_database_sg) == 0 && length(aws_vpc_security_group_egress_rule.consumer_database_cidr) == 3
+    error_message = "Without a database group, PostgreSQL egress goes to the private address ranges."
+  }
+}
+
+run "database" {
+  command = apply
+  module { source = "./modules/database" }
+
+  variables {
+    subnet_ids             = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    vpc_security_group_ids = ["sg-0123456789abcdef0"]
+  }
+
+  assert {
+    condition     = aws_db_instance.this.engine == "postgres" && aws_db_instance.this.engine_version == "16" && aws_db_instance.this.identifier == "events-tracking-db"
+    error_message = "PostgreSQL 16 named events-tracking-db expected."
+  }
+  assert {
+    condition     = aws_db_instance.this.publicly_accessible == false && aws_db_instance.this.storage_encrypted == true && aws_db_instance.this.manage_master_user_password == true
+    error_message = "Private, encrypted, with an RDS-managed password."
+  }
+  assert {
+    condition     = aws_db_instance.this.backup_retention_period == 7 && aws_db_instance.this.deletion_protection == true && aws_db_instance.this.final_snapshot_identifier == "events-tracking-db-final"
+    error_message = "7 days of backups, deletion protection and a final snapshot by default."
+  }
+  assert {
+    condition     = aws_db_instance.this.performance_insights_enabled == false && aws_db_instance.this.monitoring_interval == 0 && length(aws_iam_role.monitoring) == 0
+    error_message = "PI and enhanced monitoring are off by default."
+  }
+  assert {
+    condition     = anytrue([for p in aws_db_parameter_group.this.parameter : p.name == "rds.force_ssl" && p.value == "1"])
+    error_message = "The parameter group must force TLS."
+  }
+  assert {
+    condition     = aws_db_instance.this.db_subnet_group_name == aws_db_subnet_group.this.name && aws_db_instance.this.parameter_group_name == aws_db_parameter_group.this.name
+    error_message = "The instance must use the module's subnet and parameter groups."
+  }
+}
+
+run "database_with_monitoring" {
+  command = apply
+  module { source = "./modules/database" }
+
+  variables {
+    subnet_ids                   = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    monitoring_interval          = 60
+    performance_insights_enabled = true
+    deletion_protection          = false
+    skip_final_snapshot          = true
+  }
+
+  assert {
+    condition     = length(aws_iam_role.monitoring) == 1 && aws_db_instance.this.monitoring_role_arn == aws_iam_role.monitoring[0].arn && aws_db_instance.this.performance_insights_enabled == true
+    error_message = "Enhanced monitoring needs its role; PI on."
+  }
+  assert {
+    condition     = aws_db_instance.this.final_snapshot_identifier == null && aws_db_instance.this.deletion_protection == false
+    error_message = "skip_final_snapshot drops the snapshot name."
+  }
+}
+
+run "consumer" {
+  command = apply
+  module { source = "./modules/consumer" }
+
+  variables {
+    package_path          = "tests/fixtures/package.placeholder"
+    subnet_ids            = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    security_group_ids    = ["sg-0123456789abcdef0"]
+    queue_arn             = "arn:aws:sqs:us-east-1:123456789012:q"
+    dead_letter_queue_arn = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    dead_letter_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
+    event_bus_arn         = "arn:aws:events:us-east-1:123456789012:event-bus/b"
+    event_bus_name        = "b"
+    db_secret_arn         = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
+    db_host               = "db.example"
+    maximum_concurrency   = 5
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.runtime == "provided.al2023" && aws_lambda_function.this.handler == "bootstrap" && aws_lambda_function.this.architectures == tolist(["arm64"])
+    error_message = "provided.al2023, arm64, handler bootstrap expected."
+  }
+  assert {
+    condition     = aws_lambda_function.this.source_code_hash == filebase64sha256("tests/fixtures/package.placeholder")
+    error_message = "source_code_hash must be the package's filebase64sha256."
+  }
+  assert {
+    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && length(aws_iam_role_policy_attachment.xray) == 1
+    error_message = "Active tracing with its managed policy by default."
+  }
+  assert {
+    condition     = length(aws_lambda_function.this.vpc_config) == 1 && length(aws_iam_role_policy_attachment.vpc_access) == 1 && aws_iam_role_policy_attachment.vpc_access[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+    error_message = "In a VPC with the ENI managed policy."
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.this.batch_size == 100 && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 1 && aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"]) && aws_lambda_event_source_mapping.this.enabled == true
+    error_message = "Mapping: 100 records, 1 s window, ReportBatchItemFailures, enabled."
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.this.scaling_config[0].maximum_concurrency == 5 && aws_lambda_event_source_mapping.this.event_source_arn == "arn:aws:sqs:us-east-1:123456789012:q"
+    error_message = "Maximum concurrency must reach the mapping."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/events-tracking-events-consumer" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    error_message = "Log group of the function with 30 days retention."
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables == tomap(output.environment) && toset(keys(output.environment)) == toset(["DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME", "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"])
+    error_message = "The function's environment must be the contract."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" && aws_cloudwatch_metric_alarm.errors[0].dimensions.FunctionName == aws_lambda_function.this.function_name
+    error_message = "Errors alarm on the function expected."
+  }
+  assert {
+    condition     = aws_iam_role.this.name == "events-tracking-events-consumer-role"
+    error_message = "Role <function>-role expected."
+  }
+}
+
+run "consumer_disabled_mapping_outside_vpc" {
+  command = apply
+  module { source = "./modules/consumer" }
+
+  variables {
+    package_path                 = "tests/fixtures/package.placeholder"
+    queue_arn                    = "arn:aws:sqs:us-east-1:123456789012:q"
+    dead_letter_queue_arn        = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    dead_letter_queue_url        = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
+    event_bus_arn                = "arn:aws:events:us-east-1:123456789012:event-bus/b"
+    event_bus_name               = "b"
+    db_secret_arn                = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
+    db_host                      = "127.0.0.1"
+    event_source_mapping_enabled = false
+    tracing_enabled              = false
+    environment_variables        = { RUST_LOG = "debug", DB_HOST = "ignored" }
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.this.enabled == false && length(aws_lambda_event_source_mapping.this.scaling_config) == 0
+    error_message = "The mapping must be created disabled on request."
+  }
+  assert {
+    condition     = length(aws_lambda_function.this.vpc_config) == 0 && length(aws_iam_role_policy_attachment.vpc_access) == 0 && length(aws_iam_role_policy_attachment.xray) == 0
+    error_message = "Outside a VPC and without tracing no managed policies are attached."
+  }
+  assert {
+    condition     = output.environment.RUST_LOG == "debug" && output.environment.DB_HOST == "127.0.0.1"
+    error_message = "Extra variables pass through; contract variables win."
+  }
+}
+
+run "consumer_visibility_below_timeout" {
+  command = plan
+  module { source = "./modules/consumer" }
+
+  variables {
+    package_path                       = "tests/fixtures/package.placeholder"
+    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:q"
+    dead_letter_queue_arn              = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    dead_letter_queue_url              = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
+    event_bus_arn                      = "arn:aws:events:us-east-1:123456789012:event-bus/b"
+    event_bus_name                     = "b"
+    db_secret_arn                      = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
+    db_host                            = "127.0.0.1"
+    timeout                            = 120
+    queue_visibility_timeout_seconds   = 60
+    batch_size                         = 50
+    maximum_batching_window_in_seconds = 0
+  }
+
+  expect_failures = [var.queue_visibility_timeout_seconds, var.maximum_batching_window_in_seconds]
+}
+
+run "bus" {
+  command = apply
+  module { source = "./modules/bus" }
+
+  variables {
+    create_archive         = true
+    archive_retention_days = 14
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_bus.this.name == "events-tracking-events-bus" && aws_cloudwatch_event_archive.this[0].retention_days == 14 && aws_cloudwatch_event_archive.this[0].event_source_arn == aws_cloudwatch_event_bus.this.arn
+    error_message = "Bus with an archive of the given retention expected."
+  }
+  assert {
+    condition     = aws_ssm_parameter.arn[0].value == aws_cloudwatch_event_bus.this.arn && aws_ssm_parameter.arn[0].type == "String" && aws_ssm_parameter.info[0].type == "String"
+    error_message = "The arn parameter must hold the bus ARN as a String."
+  }
+  assert {
+    condition = jsondecode(aws_ssm_parameter.info[0].value) == {
+      serviceName      = "kx-event-tracking"
+      eventBusName     = "events-tracking-events-bus"
+      eventBusArn      = "arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"
+      source           = "kx-event-tracking"
+      region           = "us-east-1"
+      detailTypeFormat = "{entityType}.{eventType}"
+    }
+    error_message = "The info parameter must hold bus name and ARN, source, region and the detail-type format."
+  }
+}
+
+run "subscription_sqs_via_ssm" {
+  command = apply
+  module { source = "./modules/subscription" }
+
+  variables {
+    rule_name            = "orders"
+    event_pattern        = "{\"detail-type\":[{\"prefix\":\"order.\"}]}"
+    target_type          = "sqs"
+    target_arn           = "arn:aws:sqs:us-east-1:123456789012:orders"
+    target_sqs_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.this.event_bus_name == "discovered-bus" && aws_cloudwatch_event_target.this.event_bus_name == "discovered-bus"
+    error_message = "The bus must be found through /eventbridge/services/<service>/arn."
+  }
+  assert {
+    condition     = data.aws_ssm_parameter.bus_arn[0].name == "/eventbridge/services/kx-event-tracking/arn"
+    error_message = "The look-up must use the discovery path."
+  }
+  assert {
+    condition     = jsondecode(aws_sqs_queue_policy.target[0].policy).Statement[0].Principal.Service == "events.amazonaws.com" && jsondecode(aws_sqs_queue_policy.target[0].policy).Statement[0].Condition.ArnEquals["aws:SourceArn"] == aws_cloudwatch_event_rule.this.arn
+    error_message = "The target queue must admit exactly this rule."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.this.retry_policy[0].maximum_retry_attempts == 185 && aws_cloudwatch_event_target.this.dead_letter_config[0].arn == aws_sqs_queue.dlq[0].arn
+    error_message = "Retry policy and a target DLQ expected."
+  }
+  assert {
+    condition     = aws_sqs_queue.dlq[0].name == "orders-target-dlq" && length(aws_lambda_permission.this) == 0
+    error_message = "DLQ <rule>-target-dlq; no Lambda permission for an SQS target."
+  }
+}
+
+run "subscription_lambda_named_bus" {
+  command = apply
+  module { source = "./modules/subscription" }
+
+  variables {
+    rule_name                = "users"
+    event_bus_name           = "given-bus"
+    target_type              = "lambda"
+    target_arn               = "arn:aws:lambda:us-east-1:123456789012:function:users"
+    create_dead_letter_queue = false
+  }
+
+  assert {
+    condition     = length(data.aws_ssm_parameter.bus_arn) == 0 && aws_cloudwatch_event_rule.this.event_bus_name == "given-bus"
+    error_message = "A given bus name skips the look-up."
+  }
+  assert {
+    condition     = aws_lambda_permission.this[0].principal == "events.amazonaws.com" && aws_lambda_permission.this[0].source_arn == aws_cloudwatch_event_rule.this.arn && length(aws_sqs_queue_policy.target) == 0
+    error_message = "A Lambda target gets a permission for this rule only."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_event_target.this.dead_letter_config) == 0
+    error_message = "No DLQ when none is wanted."
+  }
+}
+
+run "subscription_sqs_needs_url" {
+  command = plan
+  module { source = "./modules/subscription" }
+
+  variables {
+    rule_name   = "orders"
+    target_type = "sqs"
+    target_arn  = "arn:aws:sqs:us-east-1:123456789012:orders"
+  }
+
+  expect_failures = [var.create_target_permission]
+}

@@ -1,0 +1,235 @@
+# Bad inputs fail at plan time with a clear message, not late inside AWS.
+
+mock_provider "aws" {
+  mock_resource "aws_sqs_queue" {
+    defaults = {
+      arn = "arn:aws:sqs:us-east-1:123456789012:mock-queue"
+      url = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+      id  = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_bus" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"
+    }
+  }
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = {
+      arn = "arn:aws:events:us-east-1:123456789012:rule/mock-bus/mock-rule"
+    }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock-role"
+    }
+  }
+  mock_resource "aws_iam_policy" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:policy/mock-policy"
+    }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:function:mock-function"
+    }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function"
+    }
+  }
+  mock_resource "aws_security_group" {
+    defaults = {
+      id = "sg-0123456789abcdef0"
+    }
+  }
+  mock_resource "aws_db_instance" {
+    defaults = {
+      address = "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com"
+      master_user_secret = [{
+        secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+        kms_key_id    = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+        secret_status = "active"
+      }]
+    }
+  }
+  mock_data "aws_availability_zones" {
+    defaults = {
+      names = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    }
+  }
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+  mock_data "aws_region" {
+    defaults = {
+      name = "us-east-1"
+    }
+  }
+  mock_data "aws_ssm_parameter" {
+    defaults = {
+      value = "arn:aws:events:us-east-1:123456789012:event-bus/discovered-bus"
+    }
+  }
+}
+variables {
+  consumer_package_path = "tests/fixtures/package.placeholder"
+}
+
+run "batch_size_zero" {
+  command = plan
+  variables { consumer_batch_size = 0 }
+  expect_failures = [var.consumer_batch_size]
+}
+
+run "batch_size_too_big" {
+  command = plan
+  variables { consumer_batch_size = 10001 }
+  expect_failures = [var.consumer_batch_size]
+}
+
+run "batch_above_10_needs_window" {
+  command = plan
+  variables {
+    consumer_batch_size                         = 100
+    consumer_maximum_batching_window_in_seconds = 0
+  }
+  expect_failures = [var.consumer_maximum_batching_window_in_seconds]
+}
+
+run "batch_of_10_without_window_is_fine" {
+  command = plan
+  variables {
+    consumer_batch_size                         = 10
+    consumer_maximum_batching_window_in_seconds = 0
+  }
+}
+
+run "window_too_long" {
+  command = plan
+  variables { consumer_maximum_batching_window_in_seconds = 301 }
+  expect_failures = [var.consumer_maximum_batching_window_in_seconds]
+}
+
+run "timeout_above_visibility" {
+  command = plan
+  variables {
+    consumer_timeout                 = 400
+    queue_visibility_timeout_seconds = 300
+  }
+  expect_failures = [var.consumer_timeout]
+}
+
+run "max_receive_count_zero" {
+  command = plan
+  variables { queue_max_receive_count = 0 }
+  expect_failures = [var.queue_max_receive_count]
+}
+
+run "max_receive_count_too_big" {
+  command = plan
+  variables { queue_max_receive_count = 1001 }
+  expect_failures = [var.queue_max_receive_count]
+}
+
+run "log_retention_not_allowed" {
+  command = plan
+  variables { consumer_log_retention_in_days = 10 }
+  expect_failures = [var.consumer_log_retention_in_days]
+}
+
+run "sslmode_unknown" {
+  command = plan
+  variables { db_sslmode = "prefer" }
+  expect_failures = [var.db_sslmode]
+}
+
+run "name_prefix_uppercase" {
+  command = plan
+  variables { name_prefix = "Events_Tracking" }
+  expect_failures = [var.name_prefix]
+}
+
+run "name_prefix_too_long" {
+  command = plan
+  variables { name_prefix = "a23456789012345678901234567890123456789012" }
+  expect_failures = [var.name_prefix]
+}
+
+run "queue_name_fifo" {
+  command = plan
+  variables { queue_name = "events.fifo" }
+  expect_failures = [var.queue_name]
+}
+
+run "function_name_too_long" {
+  command = plan
+  variables { consumer_function_name = "f234567890123456789012345678901234567890123456789012345678901234x" }
+  expect_failures = [var.consumer_function_name]
+}
+
+run "bus_name_default" {
+  command = plan
+  variables { event_bus_name = "default" }
+  expect_failures = [var.event_bus_name]
+}
+
+run "bus_name_bad_chars" {
+  command = plan
+  variables { event_bus_name = "my bus" }
+  expect_failures = [var.event_bus_name]
+}
+
+run "event_source_reserved" {
+  command = plan
+  variables { event_source = "aws.events" }
+  expect_failures = [var.event_source]
+}
+
+run "maximum_concurrency_one" {
+  command = plan
+  variables { consumer_maximum_concurrency = 1 }
+  expect_failures = [var.consumer_maximum_concurrency]
+}
+
+run "architecture_unknown" {
+  command = plan
+  variables { consumer_architecture = "armhf" }
+  expect_failures = [var.consumer_architecture]
+}
+
+run "engine_not_16" {
+  command = plan
+  variables { db_engine_version = "15.4" }
+  expect_failures = [var.db_engine_version]
+}
+
+run "monitoring_interval_odd" {
+  command = plan
+  variables { db_monitoring_interval = 7 }
+  expect_failures = [var.db_monitoring_interval]
+}
+
+run "existing_database_needs_host_and_secret" {
+  command = plan
+  variables { create_database = false }
+  expect_failures = [var.db_host, var.db_secret_arn]
+}
+
+run "database_needs_subnets" {
+  command = plan
+  variables {
+    create_vpc         = false
+    vpc_id             = "vpc-0123456789abcdef0"
+    private_subnet_ids = ["subnet-0123456789abcdef0"]
+  }
+  expect_failures = [var.create_database]
+}
+
+run "alarm_topic_not_an_arn" {
+  command = plan
+  variables { alarm_sns_topic_arn = "my-topic" }
+  expect_failures = [var.alarm_sns_topic_arn]
+}
