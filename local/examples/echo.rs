@@ -2,13 +2,18 @@
 //! runner: it reports every record whose body contains `fail` as a batch item failure.
 //!
 //! Bodies that steer it (for tests): `sleep:<ms>` sleeps before answering, `panic` panics (the
-//! runtime posts an `…/error`), `exit` exits the process mid-invocation, `huge` answers with a
-//! 7 MB response. Each invocation prints one line `echo: <request id> <n> records` to stdout.
+//! runtime posts an `…/error`), `error` returns an error, `exit` exits the process mid-invocation,
+//! `huge` answers with a 7 MB response. Each invocation prints one line
+//! `echo: <request id> <n> records …` to stdout, and with `ECHO_DUMP=1` also `event: <json>`.
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-async fn handler(event: LambdaEvent<SqsEvent>) -> Result<serde_json::Value, Error> {
-    let records = &event.payload.records;
+async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
+    if std::env::var("ECHO_DUMP").is_ok_and(|v| v == "1") {
+        println!("event: {}", event.payload);
+    }
+    let payload: SqsEvent = serde_json::from_value(event.payload)?;
+    let records = &payload.records;
     println!(
         "echo: {} {} records deadline={} arn={}",
         event.context.request_id,

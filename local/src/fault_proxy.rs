@@ -65,6 +65,8 @@ pub struct TargetStats {
     pub forwarded_entries: u64,
     /// Entries failed by an entry fault.
     pub failed_entries: u64,
+    /// The `Content-Type` of the last request (e.g. `application/x-amz-json-1.1`).
+    pub last_content_type: Option<String>,
 }
 
 /// Counters of the proxy, per target.
@@ -391,12 +393,13 @@ async fn proxy(
     };
     let decision = {
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-        state
-            .stats
-            .by_target
-            .entry(target.clone())
-            .or_default()
-            .requests += 1;
+        let stats = state.stats.by_target.entry(target.clone()).or_default();
+        stats.requests += 1;
+        stats.last_content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         plan(&mut state, &target, parsed.as_ref())
     };
     let record = |f: &dyn Fn(&mut TargetStats)| {

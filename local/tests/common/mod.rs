@@ -6,21 +6,38 @@ use http_body_util::{BodyExt, Full};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-/// Path of one of this package's examples, built on demand (a plain `cargo test -p
-/// kx-events-local` builds them already).
+/// Path of one of this package's examples. `cargo test -p kx-events-local` builds them; when
+/// one is missing or older than its source (e.g. `cargo test --test X` after an edit), it is
+/// built here. (Not unconditionally: with a shared target directory that waits on other builds.)
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     let exe = std::env::current_exe().expect("current exe");
     // target/<profile>/deps/<test>-<hash> → target/<profile>/examples/<name>
     let profile_dir = exe.parent().and_then(|p| p.parent()).expect("profile dir");
     let path = profile_dir.join("examples").join(name);
-    if !path.is_file() {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let newest_source = [
+        manifest_dir.join("examples").join(format!("{name}.rs")),
+        manifest_dir.join("Cargo.toml"),
+    ]
+    .iter()
+    .filter_map(|p| modified(p))
+    .max();
+    let stale = match (modified(&path), newest_source) {
+        (None, _) => true,
+        (Some(built), Some(source)) => built < source,
+        (Some(_), None) => false,
+    };
+    if stale {
         BUILT.get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-p", "kx-events-local", "--examples"])
-                .status()
-                .expect("running cargo build --examples");
+            let mut command = std::process::Command::new(cargo);
+            command.args(["build", "--quiet", "-p", "kx-events-local", "--examples"]);
+            if profile_dir.ends_with("release") {
+                command.arg("--release");
+            }
+            let status = command.status().expect("running cargo build --examples");
             assert!(status.success(), "building the examples failed");
         });
     }

@@ -1,0 +1,87 @@
+//! The `kx-events-local run` binary end to end against moto, with the `echo` example function.
+//!
+//! Needs `scripts/services.sh up && source .state/env` (fails otherwise).
+mod common;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_consumes_the_queue_and_prints_stats() {
+    common::moto_endpoint();
+    let sdk = kx_events_local::aws_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let name = format!("kx-local-cli-{}", uuid::Uuid::new_v4().simple());
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap();
+    let dlq_url = dlq.queue_url.unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":2}}"#),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for body in ["a", "b", "c", "d", "please fail"] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let env_file = std::env::temp_dir().join(format!("{name}.env"));
+    std::fs::write(&env_file, "# for the function\nexport ECHO_DUMP=1\n").unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_kx-events-local"))
+        .args(["run", "--queue-url", &url, "--bootstrap"])
+        .arg(common::example("echo"))
+        .args([
+            "--window-ms",
+            "300",
+            "--retry-delay-s",
+            "1",
+            "--idle-exit-s",
+            "3",
+        ])
+        .arg("--env-file")
+        .arg(&env_file)
+        .args(["--env", "EXTRA=1"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let stats = stdout
+        .lines()
+        .find(|l| l.starts_with("kx-events-local: "))
+        .expect("stats line");
+    assert!(stats.contains("deleted=4"), "{stats}");
+    assert!(stats.contains("failed=2"), "{stats}");
+    // The function's output is echoed (ECHO_DUMP came from the env file).
+    assert!(stderr.contains("[bootstrap] event: "), "{stderr}");
+    assert!(stderr.contains("spawn → first next"), "{stderr}");
+    let _ = std::fs::remove_file(env_file);
+}
