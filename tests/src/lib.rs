@@ -591,6 +591,10 @@ pub struct HarnessOptions {
     pub consumer: ConsumerOptions,
     /// PutEvents attempts per entry.
     pub bus_attempts: u32,
+    /// Another EventBridge endpoint for the consumer (e.g. a fault proxy in front of moto).
+    pub events_endpoint: Option<String>,
+    /// Another DLQ URL for the consumer (e.g. a queue that does not exist).
+    pub dlq_url: Option<String>,
 }
 
 impl Default for HarnessOptions {
@@ -602,6 +606,8 @@ impl Default for HarnessOptions {
                 ..ConsumerOptions::default()
             },
             bus_attempts: 3,
+            events_endpoint: None,
+            dlq_url: None,
         }
     }
 }
@@ -646,7 +652,13 @@ impl Harness {
             ("DB_NAME", db.name.clone()),
             ("DB_SSLMODE", "require".to_owned()),
             ("EVENT_BUS_NAME", bus_name.clone()),
-            ("DEAD_LETTER_QUEUE_URL", queues.dlq_url.clone()),
+            (
+                "DEAD_LETTER_QUEUE_URL",
+                options
+                    .dlq_url
+                    .clone()
+                    .unwrap_or_else(|| queues.dlq_url.clone()),
+            ),
             (
                 "MAX_RECEIVE_COUNT",
                 options.consumer.max_receive_count.to_string(),
@@ -677,14 +689,18 @@ impl Harness {
         let store = Store::connect_with_secret(settings, moto.secrets.clone(), config.clone())
             .expect("store");
         store.migrate().await.expect("migrate");
+        let events = match &options.events_endpoint {
+            Some(url) => aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(&sdk().await)
+                    .endpoint_url(url)
+                    .build(),
+            ),
+            None => moto.events.clone(),
+        };
         Consumer::new(
             store,
-            Bus::new(
-                moto.events.clone(),
-                &config.event_bus_name,
-                &config.event_source,
-            )
-            .with_retries(options.bus_attempts, Duration::from_millis(50)),
+            Bus::new(events, &config.event_bus_name, &config.event_source)
+                .with_retries(options.bus_attempts, Duration::from_millis(50)),
             DeadLetterQueue::new(moto.sqs.clone(), &config.dead_letter_queue_url),
             options.consumer.clone(),
         )

@@ -111,19 +111,20 @@ impl Config {
                 .parse()
                 .map_err(|e| ConfigError::new("DB_SSLMODE", e))?,
         };
-        let max_receive_count =
-            match get("MAX_RECEIVE_COUNT") {
-                None => 3,
-                Some(v) => match v.trim().parse::<u32>() {
-                    Ok(n) if n >= 1 => n,
-                    _ => return Err(ConfigError::new(
+        let max_receive_count = match get("MAX_RECEIVE_COUNT") {
+            None => 3,
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(ConfigError::new(
                         "MAX_RECEIVE_COUNT",
                         format!(
                             "must be a positive integer (the queue's maxReceiveCount), got {v:?}"
                         ),
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         let db_ssl_root_cert = get("DB_SSL_ROOT_CERT").map(PathBuf::from);
         if let Some(path) = &db_ssl_root_cert {
             if !path.is_file() {

@@ -1,0 +1,328 @@
+//! The consumer when its collaborators fail: the bus (missing, failing entries through a fault
+//! proxy in front of moto), the DLQ, the database (a dead port, dropped connections), and two
+//! consumers racing on the same batch. Nothing is lost and nothing is published twice.
+
+use std::time::Duration;
+
+use kx_events_consumer::{Consumer, ConsumerOptions, DbSettings};
+use kx_events_local::fault_proxy::{EntrySelector, FaultProxy, PUT_EVENTS};
+use kx_events_tests::{event_json, failures, sqs_event, sqs_record, Harness, HarnessOptions};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn bodies(n: usize) -> Vec<Value> {
+    (0..n)
+        .map(|i| event_json(json!({"metadata": {"n": i}})))
+        .collect()
+}
+
+fn ids_on_bus(events: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = events
+        .iter()
+        .map(|e| e["detail"]["eventId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted_ids(bodies: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = bodies
+        .iter()
+        .map(|b| b["eventId"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bus_down_rows_are_stored_and_published_on_a_later_delivery_once() {
+    // The bus does not exist yet: every PutEvents fails.
+    let h = Harness::build(HarnessOptions {
+        create_bus: false,
+        bus_attempts: 2,
+        ..HarnessOptions::default()
+    })
+    .await;
+    let events = bodies(3);
+    let records: Vec<_> = events
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    let failed = h.handle(records.clone()).await;
+    assert_eq!(failed.len(), 3, "stored but not on the bus: retried");
+    assert_eq!(h.db.count_events("").await, 3);
+    assert_eq!(
+        h.db.count_events("published_at IS NULL AND publish_lease IS NULL")
+            .await,
+        3,
+        "leases released"
+    );
+
+    // The bus appears; SQS delivers the failed records again.
+    h.moto.create_bus(&h.bus_name).await;
+    let target = h.moto.create_rule_target(&h.bus_name, &h.source).await;
+    let redelivered: Vec<_> = records
+        .iter()
+        .map(|r| sqs_record(r.body.as_deref().unwrap(), 2, &[]))
+        .collect();
+    assert!(h.handle(redelivered.clone()).await.is_empty());
+    assert_eq!(h.db.count_events("").await, 3, "no second row");
+    assert_eq!(h.db.count_events("published_at IS NOT NULL").await, 3);
+    // And once more (a duplicate delivery): nothing new on the bus.
+    assert!(h.handle(redelivered).await.is_empty());
+    let on_bus = h.moto.bus_events(&target).await;
+    assert_eq!(
+        ids_on_bus(&on_bus),
+        sorted_ids(&events),
+        "each event exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_the_last_receive_a_stored_but_unpublished_event_is_left_to_the_sweep() {
+    let h = Harness::build(HarnessOptions {
+        create_bus: false,
+        bus_attempts: 1,
+        ..HarnessOptions::default()
+    })
+    .await;
+    let e = event_json(json!({}));
+    // Last receive (3 of 3): failing it would send a stored event to the DLQ unpublished.
+    assert!(h
+        .handle(vec![sqs_record(&e.to_string(), 3, &[])])
+        .await
+        .is_empty());
+    assert_eq!(h.db.count_events("published_at IS NULL").await, 1);
+
+    h.moto.create_bus(&h.bus_name).await;
+    let target = h.moto.create_rule_target(&h.bus_name, &h.source).await;
+    // Any later invocation sweeps the outbox, even an empty one (e.g. a schedule).
+    let (_, summary) = h
+        .consumer
+        .handle_batch(
+            sqs_event(vec![]),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.swept, 1);
+    assert_eq!(h.db.count_events("published_at IS NOT NULL").await, 1);
+    let (_, summary) = h
+        .consumer
+        .handle_batch(
+            sqs_event(vec![]),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.swept, 0);
+    let on_bus = h.moto.bus_events(&target).await;
+    assert_eq!(on_bus.len(), 1);
+    assert_eq!(on_bus[0]["detail"], e);
+    assert!(h.dlq().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_putevents_entries_are_retried_in_the_invocation_or_on_redelivery_never_twice() {
+    let moto_url = kx_events_tests::required_env("AWS_ENDPOINT_URL");
+    let proxy = FaultProxy::start(&moto_url).await.expect("fault proxy");
+    let h = Harness::build(HarnessOptions {
+        events_endpoint: Some(proxy.url()),
+        bus_attempts: 3,
+        ..HarnessOptions::default()
+    })
+    .await;
+
+    // Transient: two entries fail once; the consumer retries them within the invocation.
+    let transient = proxy
+        .fail_entries(PUT_EVENTS, EntrySelector::EveryNth(5), Some(2))
+        .unwrap();
+    let first = bodies(12); // two PutEvents calls: 10 + 2 entries
+    let records: Vec<_> = first
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    assert!(h.handle(records).await.is_empty());
+    assert_eq!(
+        proxy.remaining(transient),
+        None,
+        "the faults were used: {:?}",
+        proxy.stats()
+    );
+    assert_eq!(ids_on_bus(&h.bus_events().await), sorted_ids(&first));
+
+    // Persistent: entries whose Detail names one event keep failing; only that record is retried.
+    let second = bodies(4);
+    let doomed = second[2]["eventId"].as_str().unwrap().to_owned();
+    let fault = proxy
+        .fail_entries(
+            PUT_EVENTS,
+            EntrySelector::PayloadContains(doomed.clone()),
+            None,
+        )
+        .unwrap();
+    let records: Vec<_> = second
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    let failed = h.handle(records.clone()).await;
+    assert_eq!(failed, vec![records[2].message_id.clone().unwrap()]);
+    assert_eq!(h.db.count_events("").await, 16);
+    assert_eq!(h.db.count_events("published_at IS NULL").await, 1);
+    let on_bus = h.bus_events().await;
+    assert_eq!(on_bus.len(), 3);
+    assert!(!ids_on_bus(&on_bus).contains(&doomed));
+
+    // The bus recovers; the redelivery publishes the stored row, without a second row.
+    proxy.remove(fault);
+    assert!(h
+        .handle(vec![sqs_record(&second[2].to_string(), 2, &[])])
+        .await
+        .is_empty());
+    assert_eq!(ids_on_bus(&h.bus_events().await), vec![doomed]);
+    assert_eq!(h.db.count_events("").await, 16);
+    assert_eq!(h.db.count_events("published_at IS NULL").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dlq_that_cannot_be_reached_makes_the_poison_a_batch_item_failure() {
+    let h = Harness::build(HarnessOptions {
+        dlq_url: Some(format!(
+            "{}/123456789012/kx-no-such-dlq-{}",
+            kx_events_tests::required_env("AWS_ENDPOINT_URL"),
+            Uuid::new_v4().simple()
+        )),
+        ..HarnessOptions::default()
+    })
+    .await;
+    let poison = sqs_record("{}", 1, &[]);
+    let good = event_json(json!({}));
+    let failed = h
+        .handle(vec![poison.clone(), sqs_record(&good.to_string(), 1, &[])])
+        .await;
+    assert_eq!(
+        failed,
+        vec![poison.message_id.unwrap()],
+        "never lost: SQS keeps it"
+    );
+    assert_eq!(h.db.count_events("").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn database_unreachable_every_record_fails_nothing_is_lost_and_it_recovers() {
+    let h = Harness::new().await;
+    let good = h.consumer.store().settings();
+    // A port nobody listens on.
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    h.consumer
+        .store()
+        .reconfigure(DbSettings {
+            port: dead_port,
+            connect_timeout: Duration::from_secs(1),
+            ..good.clone()
+        })
+        .unwrap();
+    let events = bodies(3);
+    let mut records: Vec<_> = events
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    records.push(sqs_record("not json", 1, &[]));
+    let (response, summary) = h
+        .consumer
+        .handle_batch(
+            sqs_event(records.clone()),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    let mut failed = failures(&response);
+    failed.sort();
+    let mut valid_ids: Vec<String> = records[..3]
+        .iter()
+        .map(|r| r.message_id.clone().unwrap())
+        .collect();
+    valid_ids.sort();
+    assert_eq!(failed, valid_ids, "every valid record is reported failed");
+    assert_eq!((summary.dlq, summary.stored, summary.retried), (1, 0, 3));
+    assert_eq!(h.db.count_events("").await, 0);
+    assert!(h.bus_events().await.is_empty());
+
+    // The database is back: the redelivered records are stored and published.
+    h.consumer.store().reconfigure(good).unwrap();
+    assert!(h.handle(records[..3].to_vec()).await.is_empty());
+    assert_eq!(h.db.count_events("published_at IS NOT NULL").await, 3);
+    assert_eq!(ids_on_bus(&h.bus_events().await), sorted_ids(&events));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropped_connections_are_replaced_by_the_next_invocation() {
+    let h = Harness::new().await;
+    assert!(h
+        .handle(vec![sqs_record(&event_json(json!({})).to_string(), 1, &[])])
+        .await
+        .is_empty());
+    // The server drops the pooled connections (failover, idle timeout, restart).
+    h.db.execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'kx-events-consumer' AND datname = '{}'",
+        h.db.name
+    ))
+    .await;
+    let e = event_json(json!({}));
+    assert!(h
+        .handle(vec![sqs_record(&e.to_string(), 1, &[])])
+        .await
+        .is_empty());
+    assert_eq!(h.db.count_events("published_at IS NOT NULL").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_consumers_on_the_same_duplicate_batch_put_each_event_once() {
+    let h = Harness::new().await;
+    let second: Consumer = Harness::consumer_for(
+        &h.moto,
+        &h.config,
+        &HarnessOptions {
+            consumer: ConsumerOptions {
+                sweep_min_age: Duration::ZERO,
+                ..ConsumerOptions::default()
+            },
+            ..HarnessOptions::default()
+        },
+    )
+    .await;
+    let events = bodies(10);
+    let batch = |n: u32| {
+        sqs_event(
+            events
+                .iter()
+                .map(|b| sqs_record(&b.to_string(), n, &[]))
+                .collect(),
+        )
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let (a, b) = tokio::join!(
+        h.consumer.handle_batch(batch(1), deadline),
+        second.handle_batch(batch(1), deadline)
+    );
+    let (a, b) = (a.unwrap().1, b.unwrap().1);
+    assert_eq!(a.stored + b.stored, 10, "{a:?} {b:?}");
+    assert_eq!(
+        a.published + b.published + a.swept + b.swept,
+        10,
+        "{a:?} {b:?}"
+    );
+    // Whatever one of them reported as not done is redelivered and finds it published.
+    assert!(h.handle(batch(2).records).await.is_empty());
+    assert_eq!(h.db.count_events("").await, 10);
+    assert_eq!(
+        ids_on_bus(&h.bus_events().await),
+        sorted_ids(&events),
+        "one bus event per event"
+    );
+}
