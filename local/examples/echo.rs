@@ -46,5 +46,20 @@ async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Va
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    if std::env::var("ECHO_DUMP").is_ok_and(|v| v == "1") {
+        let vars: Vec<String> = [
+            "AWS_LAMBDA_RUNTIME_API",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "AWS_LAMBDA_FUNCTION_VERSION",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "_HANDLER",
+            "AWS_REGION",
+            "LAMBDA_TASK_ROOT",
+        ]
+        .iter()
+        .map(|name| format!("{name}={}", std::env::var(name).unwrap_or_default()))
+        .collect();
+        println!("env: {}", vars.join(" "));
+    }
     lambda_runtime::run(service_fn(handler)).await
 }

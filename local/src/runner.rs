@@ -377,6 +377,12 @@ impl Runner {
         let mut replace_environment = false;
         let outcome = match function {
             Some(function) => {
+                if let Some(status) = function.try_exit_status() {
+                    // It died between batches: start a new environment before invoking.
+                    tracing::warn!(%status, "function process had exited; starting a new one");
+                    function.restart().await?;
+                    self.bump(|s| s.restarts += 1);
+                }
                 let outcome = tokio::select! {
                     outcome = api.invoke(event, self.config.function_timeout) => Some(outcome?),
                     status = function.exited() => {

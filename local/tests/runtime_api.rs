@@ -320,3 +320,41 @@ async fn raw_protocol_init_error_shutdown_and_bad_ids() {
     assert_eq!(error.error_type.as_deref(), Some("Runtime.ConfigError"));
     assert_eq!(error.body["errorMessage"], "DB_HOST is not set");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrapper_command_and_lambda_environment() {
+    let api = RuntimeApi::start().await.unwrap();
+    // `env VAR=…` as the wrapper proves the wrapper runs the bootstrap (as qemu-aarch64 would).
+    let echo = common::example("echo");
+    let config = FunctionConfig::new(&echo)
+        .wrapper("env ECHO_DUMP=1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512");
+    let mut function = Function::spawn(&api, config).await.unwrap();
+    function.wait_first_next(TIMEOUT).await.unwrap();
+    let outcome = api.invoke(sqs_event(&["x"]), TIMEOUT).await.unwrap();
+    assert!(outcome.response().is_some(), "{outcome:?}");
+    assert_eq!(function.lines_containing("event: ").len(), 1);
+    let env = function.lines_containing("env: ").pop().expect("env line");
+    let dir = echo
+        .canonicalize()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    for expected in [
+        format!("AWS_LAMBDA_RUNTIME_API={}", api.host_port()),
+        "AWS_LAMBDA_FUNCTION_NAME=kx-events-consumer".to_string(),
+        "AWS_LAMBDA_FUNCTION_VERSION=$LATEST".to_string(),
+        // The caller's variables win over Lambda's.
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512".to_string(),
+        "_HANDLER=bootstrap".to_string(),
+        format!("LAMBDA_TASK_ROOT={dir}"),
+    ] {
+        assert!(env.contains(&expected), "{expected} not in {env}");
+    }
+    // Graceful end: SIGTERM after SHUTDOWN (no extension registered for it here).
+    let status = function.shutdown().await.unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(15), "{status}");
+}
