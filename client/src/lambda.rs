@@ -148,8 +148,9 @@ where
     D: Into<bytes::Bytes> + Send,
     E: Into<BoxError> + Send + Debug,
 {
-    // Start the sender (and load the SDK configuration) during init, not in the first invoke.
-    global();
+    // Start the sender (and load the SDK configuration) during init, not in the first invoke,
+    // and keep events until the response is posted: the extension flushes them then.
+    global().hold_until_flush();
 
     let (done_tx, done_rx) = unbounded_channel::<()>();
     let done_rx = Arc::new(tokio::sync::Mutex::new(done_rx));

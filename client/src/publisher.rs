@@ -2,14 +2,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::builder::TrackError;
 use crate::config::Config;
 use crate::contract::TrackedEvent;
 use crate::report;
-use crate::sender::{self, Command};
+use crate::sender::{self, Handle};
 
 /// What `track!` and [`publish_event`] did with an event.
 ///
@@ -78,14 +78,14 @@ pub struct Publisher {
 struct Inner {
     config: Config,
     /// `None` when no queue URL is configured: every event is reported instead.
-    tx: Option<mpsc::Sender<Command>>,
+    sender: Option<Handle>,
 }
 
 impl Publisher {
     /// A publisher for `config`. Its background thread starts now and loads the AWS SDK
     /// configuration; events published meanwhile wait in the queue.
     pub fn new(config: Config) -> Self {
-        let tx = match config.queue_url.clone() {
+        let sender = match config.queue_url.clone() {
             None => {
                 tracing::warn!(target: "kx_events", "EVENTS_QUEUE_URL is not set: tracked events will be logged, not sent");
                 None
@@ -93,7 +93,7 @@ impl Publisher {
             Some(queue_url) => sender::spawn(config.clone(), queue_url),
         };
         Self {
-            inner: Arc::new(Inner { config, tx }),
+            inner: Arc::new(Inner { config, sender }),
         }
     }
 
@@ -120,35 +120,40 @@ impl Publisher {
     /// Queues an event that has been validated.
     pub(crate) fn enqueue(&self, event: TrackedEvent) -> Tracked {
         let event_id = event.event_id;
-        let Some(tx) = &self.inner.tx else {
+        let Some(sender) = &self.inner.sender else {
             let e = TrackError::NotConfigured { event_id };
             report::lost(&event, &e, None);
             return Tracked::NotTracked(e);
         };
-        match tx.try_send(Command::Event(Box::new(event))) {
+        match sender.events.try_send(Box::new(event)) {
             Ok(()) => Tracked::Queued(event_id),
-            Err(mpsc::error::TrySendError::Full(Command::Event(event))) => {
+            Err(mpsc::error::TrySendError::Full(event)) => {
                 let e = TrackError::QueueFull { event_id };
                 report::lost(&event, &e, None);
                 Tracked::NotTracked(e)
             }
-            Err(mpsc::error::TrySendError::Closed(Command::Event(event))) => {
+            Err(mpsc::error::TrySendError::Closed(event)) => {
                 let e = TrackError::Stopped { event_id };
                 report::lost(&event, &e, None);
                 Tracked::NotTracked(e)
             }
-            Err(_) => unreachable!("try_send returns the command it was given"),
         }
     }
 
     /// Waits until every event published before this call has been sent or given up on (and
     /// logged). Returns at once when nothing is pending or no queue is configured.
     pub async fn flush(&self) {
-        let Some(tx) = &self.inner.tx else { return };
-        let (done, wait) = oneshot::channel();
-        if tx.send(Command::Flush(done)).await.is_ok() {
-            // An error means the sender is gone, so nothing is pending any more.
-            let _ = wait.await;
+        if let Some(sender) = &self.inner.sender {
+            sender.flush().await;
+        }
+    }
+
+    /// Holds events until the next [`Publisher::flush`] instead of sending them as they come,
+    /// so that no send competes with the handler for CPU or network. [`run`](crate::run) turns
+    /// it on for the global publisher: it flushes after each response.
+    pub fn hold_until_flush(&self) {
+        if let Some(sender) = &self.inner.sender {
+            sender.hold_until_flush();
         }
     }
 }

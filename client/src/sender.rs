@@ -7,6 +7,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::Client as EventBridge;
@@ -23,14 +25,37 @@ use crate::report;
 /// The request size limit of `SendMessageBatch` and of `PutEvents` (256 KiB).
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
-pub(crate) enum Command {
-    Event(Box<TrackedEvent>),
-    Flush(oneshot::Sender<()>),
+/// The publisher's side of the sender: a bounded queue of events, an unbounded line for flush
+/// requests, and the switch to hold events until a flush (under Lambda).
+#[derive(Debug)]
+pub(crate) struct Handle {
+    pub(crate) events: mpsc::Sender<Box<TrackedEvent>>,
+    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    hold_until_flush: Arc<AtomicBool>,
+}
+
+impl Handle {
+    /// Waits until every event queued before the call is sent or given up on.
+    pub(crate) async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.flushes.send(done).is_ok() {
+            // An error means the sender is gone, so nothing is pending any more.
+            let _ = wait.await;
+        }
+    }
+
+    /// From now on, send only when flushed (see [`crate::run`]).
+    pub(crate) fn hold_until_flush(&self) {
+        self.hold_until_flush.store(true, Ordering::Release);
+    }
 }
 
 /// Starts the sender thread; `None` (after logging) when the thread cannot be started.
-pub(crate) fn spawn(config: Config, queue_url: String) -> Option<mpsc::Sender<Command>> {
+pub(crate) fn spawn(config: Config, queue_url: String) -> Option<Handle> {
     let (tx, rx) = mpsc::channel(config.queue_capacity);
+    let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+    let hold = Arc::new(AtomicBool::new(false));
+    let hold_in_sender = hold.clone();
     let started = std::thread::Builder::new()
         .name("kx-events-sender".into())
         .spawn(move || {
@@ -47,11 +72,17 @@ pub(crate) fn spawn(config: Config, queue_url: String) -> Option<mpsc::Sender<Co
             };
             rt.block_on(async move {
                 let clients = Clients::load(&config).await;
-                Sender::new(config, queue_url, clients).run(rx).await;
+                Sender::new(config, queue_url, clients, hold_in_sender)
+                    .run(rx, flush_rx)
+                    .await;
             });
         });
     match started {
-        Ok(_) => Some(tx),
+        Ok(_) => Some(Handle {
+            events: tx,
+            flushes: flush_tx,
+            hold_until_flush: hold,
+        }),
         Err(e) => {
             tracing::error!(target: "kx_events", error = %e, "cannot start the sender thread: events will be logged, not sent");
             None
@@ -59,12 +90,10 @@ pub(crate) fn spawn(config: Config, queue_url: String) -> Option<mpsc::Sender<Co
     }
 }
 
-fn drain_unsent(mut rx: mpsc::Receiver<Command>, why: &dyn fmt::Display) {
+fn drain_unsent(mut rx: mpsc::Receiver<Box<TrackedEvent>>, why: &dyn fmt::Display) {
     rx.close();
-    while let Ok(cmd) = rx.try_recv() {
-        if let Command::Event(e) = cmd {
-            report::lost(&e, why, None);
-        }
+    while let Ok(e) = rx.try_recv() {
+        report::lost(&e, why, None);
     }
 }
 
@@ -151,6 +180,8 @@ struct Sender {
     /// Flush requests: answered once no event with `seq < .0` is left.
     flushes: Vec<(u64, oneshot::Sender<()>)>,
     next_seq: u64,
+    /// Under Lambda: send only while a flush is pending, after the response.
+    hold_until_flush: Arc<AtomicBool>,
 }
 
 enum Outcome {
@@ -159,8 +190,14 @@ enum Outcome {
 }
 
 impl Sender {
-    fn new(config: Config, queue_url: String, clients: Clients) -> Self {
+    fn new(
+        config: Config,
+        queue_url: String,
+        clients: Clients,
+        hold_until_flush: Arc<AtomicBool>,
+    ) -> Self {
         Self {
+            hold_until_flush,
             config,
             queue_url,
             clients,
@@ -171,22 +208,31 @@ impl Sender {
         }
     }
 
-    fn accept(&mut self, cmd: Command) {
-        match cmd {
-            Command::Event(event) => {
-                let body = event.to_json();
-                self.ready.push_back(Item {
-                    seq: self.next_seq,
-                    event,
-                    body,
-                    failures: 0,
-                    bus_tried: false,
-                    on_bus: false,
-                    ready_at: Instant::now(),
-                });
-                self.next_seq += 1;
+    fn accept(&mut self, event: Box<TrackedEvent>) {
+        let body = event.to_json();
+        self.ready.push_back(Item {
+            seq: self.next_seq,
+            event,
+            body,
+            failures: 0,
+            bus_tried: false,
+            on_bus: false,
+            ready_at: Instant::now(),
+        });
+        self.next_seq += 1;
+    }
+
+    /// Takes every event already queued (all that were queued before a flush request).
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Box<TrackedEvent>>, closed: &mut bool) {
+        loop {
+            match rx.try_recv() {
+                Ok(event) => self.accept(event),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    *closed = true;
+                    break;
+                }
             }
-            Command::Flush(done) => self.flushes.push((self.next_seq, done)),
         }
     }
 
@@ -208,8 +254,13 @@ impl Sender {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Box<TrackedEvent>>,
+        mut flush_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+    ) {
         let round_max = self.config.batch_size * self.config.max_in_flight;
+        // The publisher is gone: send what is left, then stop.
         let mut closed = false;
         loop {
             let now = Instant::now();
@@ -221,31 +272,53 @@ impl Sender {
                 self.ready.extend(due);
             }
             self.answer_flushes();
-            if self.ready.is_empty() {
-                if closed && self.backing_off.is_empty() {
-                    break;
+            let hold = self.hold_until_flush.load(Ordering::Acquire);
+            let may_send = !hold || !self.flushes.is_empty() || closed;
+            if may_send && !self.ready.is_empty() {
+                if !hold {
+                    // Take what is already waiting, up to one round, without waiting for more.
+                    while !closed && self.ready.len() < round_max {
+                        match rx.try_recv() {
+                            Ok(event) => self.accept(event),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
+                        }
+                    }
                 }
-                let next_retry = self.backing_off.iter().map(|i| i.ready_at).min();
-                tokio::select! {
-                    cmd = rx.recv(), if !closed => match cmd {
-                        Some(cmd) => self.accept(cmd),
-                        None => closed = true,
-                    },
-                    _ = tokio::time::sleep_until(next_retry.unwrap_or(now)), if next_retry.is_some() => {}
-                }
+                let n = self.ready.len().min(round_max);
+                let round: Vec<Item> = self.ready.drain(..n).collect();
+                self.send_round(round).await;
                 continue;
             }
-            // Take everything already waiting, up to one round, without waiting for more.
-            while !closed && self.ready.len() < round_max {
-                match rx.try_recv() {
-                    Ok(cmd) => self.accept(cmd),
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => closed = true,
-                }
+            if closed && self.ready.is_empty() && self.backing_off.is_empty() {
+                break;
             }
-            let n = self.ready.len().min(round_max);
-            let round: Vec<Item> = self.ready.drain(..n).collect();
-            self.send_round(round).await;
+            let next_retry = self
+                .backing_off
+                .iter()
+                .map(|i| i.ready_at)
+                .min()
+                .filter(|_| may_send);
+            tokio::select! {
+                event = rx.recv(), if !hold && !closed => match event {
+                    Some(event) => self.accept(event),
+                    None => closed = true,
+                },
+                request = flush_rx.recv(), if !closed => match request {
+                    Some(done) => {
+                        self.drain(&mut rx, &mut closed);
+                        self.flushes.push((self.next_seq, done));
+                    }
+                    None => {
+                        closed = true;
+                        self.drain(&mut rx, &mut closed);
+                    }
+                },
+                _ = tokio::time::sleep_until(next_retry.unwrap_or(now)), if next_retry.is_some() => {}
+            }
+            if closed {
+                self.drain(&mut rx, &mut closed);
+            }
         }
         self.answer_flushes();
     }
@@ -345,6 +418,7 @@ async fn send_batch(sqs: &Sqs, queue_url: &str, batch: &[Item]) -> Vec<Outcome> 
             entry.build().expect("id and body are set")
         })
         .collect();
+    tracing::debug!(target: "kx_events", operation = "SendMessageBatch", entries = batch.len(), "sending");
     let result = sqs
         .send_message_batch()
         .queue_url(queue_url)
@@ -430,6 +504,7 @@ async fn put_on_bus(bus: &EventBridge, bus_name: &str, source: &str, round: &mut
     for chunk in chunks {
         let request: Vec<_> = chunk.iter().filter_map(|&i| entries[i].take()).collect();
         let bus = bus.clone();
+        tracing::debug!(target: "kx_events", operation = "PutEvents", entries = request.len(), "sending");
         tasks.spawn(async move {
             let result = bus.put_events().set_entries(Some(request)).send().await;
             (chunk, result)

@@ -1,0 +1,155 @@
+//! Helpers of the producer's end-to-end tests: the real AWS SDK against moto, and the client's
+//! log lines recorded from a real `tracing` subscriber with the instant each was written.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use aws_sdk_sqs::types::Message;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::Layer;
+
+/// The emulator's endpoint. Missing is a failure, not a skip: these tests need a moto server.
+pub fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "AWS_ENDPOINT_URL is not set: these tests send to a real SQS/EventBridge emulator. \
+             Start one with `scripts/services.sh up && source .state/env` (from the repository root), \
+             then run the tests again."
+        ),
+    }
+}
+
+pub async fn sdk() -> aws_config::SdkConfig {
+    endpoint();
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    sqs.create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("queue URL")
+        .to_string()
+}
+
+/// Every message the queue holds now, without waiting for more (short polls until empty).
+pub async fn take_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let msgs = got.messages().to_vec();
+        if msgs.is_empty() {
+            return out;
+        }
+        for m in &msgs {
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .expect("DeleteMessage");
+        }
+        out.extend(msgs);
+    }
+}
+
+/// A log line of the client: when it was written, its level and its fields.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub at: Instant,
+    pub level: tracing::Level,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Line {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(|v| v.as_str())
+    }
+}
+
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
+}
+
+struct Recorder(Arc<Mutex<Vec<Line>>>);
+
+impl<S: tracing::Subscriber> Layer<S> for Recorder {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+        if event.metadata().target() != "kx_events" {
+            return;
+        }
+        let at = Instant::now();
+        let mut fields = Fields(serde_json::Map::new());
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(Line {
+            at,
+            level: *event.metadata().level(),
+            fields: fields.0,
+        });
+    }
+}
+
+static LINES: OnceLock<Arc<Mutex<Vec<Line>>>> = OnceLock::new();
+
+/// Installs (once per test binary) a subscriber that records the client's lines.
+pub fn record_logs() {
+    LINES.get_or_init(|| {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = tracing_subscriber::registry().with(Recorder(lines.clone()));
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+        lines
+    });
+}
+
+pub fn lines() -> Vec<Line> {
+    LINES
+        .get()
+        .expect("record_logs() first")
+        .lock()
+        .unwrap()
+        .clone()
+}
