@@ -2,7 +2,8 @@
 # Checks of the Terraform module in terraform/ (issue 5).
 #
 #   scripts/terraform-checks.sh lint        terraform fmt -check, init + validate of every module and
-#                                           example, checkov -d terraform (zero failed checks)
+#                                           example, checkov -d terraform (zero failed checks, every
+#                                           skip with an inline reason), README tables up to date
 #   scripts/terraform-checks.sh test        terraform test in terraform/ (mock_provider "aws")
 #   scripts/terraform-checks.sh apply-moto  apply examples/complete and examples/local against the
 #                                           moto server at AWS_ENDPOINT_URL (scripts/services.sh up),
@@ -89,6 +90,9 @@ print(f"[terraform-checks] checkov: {passed} passed, {failed} failed, {skipped} 
 sys.exit(1 if failed else 0)
 PY
   [ "$rc" = 0 ] || die "checkov exited $rc"
+
+  log "terraform/README.md tables match variables.tf and outputs.tf"
+  python3 "$tf_root/tools/readme_tables.py" --check || die "README tables out of date"
   log "lint ok in $(( $(now) - t0 )) s"
 }
 
@@ -111,16 +115,58 @@ cmd_test() {
 run_id=""
 pending_destroy=()
 
+private_moto_pid=""
+
+managed_policies_loaded() { # endpoint
+  AWS_ENDPOINT_URL=$1 python3 - <<'PY' 2>/dev/null
+import os, boto3
+iam = boto3.client("iam", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+iam.get_policy(PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole")
+PY
+}
+
+# The consumer in a VPC gets AWS managed policies (AWSLambdaVPCAccessExecutionRole,
+# AWSXRayDaemonWriteAccess); moto knows them only when started with
+# MOTO_IAM_LOAD_MANAGED_POLICIES=true. Use the given server (AWS_ENDPOINT_URL, else .state/env)
+# when it has them, otherwise start a private moto server for this run and stop it afterwards.
 moto_env() {
   if [ -z "${AWS_ENDPOINT_URL:-}" ] && [ -f "$root/.state/env" ]; then
     # shellcheck disable=SC1091
     source "$root/.state/env"
   fi
-  [ -n "${AWS_ENDPOINT_URL:-}" ] || die "AWS_ENDPOINT_URL is not set: start moto with scripts/services.sh up, then source .state/env"
-  curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null || die "no moto server answers at $AWS_ENDPOINT_URL"
   export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
   export AWS_REGION=${AWS_REGION:-us-east-1}
   export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-$AWS_REGION}
+  python3 -c 'import boto3' 2>/dev/null || python3 -m pip install -q boto3
+
+  if [ -n "${AWS_ENDPOINT_URL:-}" ] && curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null && managed_policies_loaded "$AWS_ENDPOINT_URL"; then
+    log "using the moto server at $AWS_ENDPOINT_URL"
+    return
+  fi
+  if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
+    log "the moto server at $AWS_ENDPOINT_URL does not answer or was started without MOTO_IAM_LOAD_MANAGED_POLICIES=true: starting a private one"
+  fi
+  if ! command -v moto_server >/dev/null || ! python3 -c 'import moto, flask' 2>/dev/null; then
+    log "installing moto[server] (pip)"
+    python3 -m pip install -q 'moto[server]>=5,<6'
+  fi
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup moto_server -H 127.0.0.1 -p "$port" >"$state_root/$run_id/moto.log" 2>&1 &
+  private_moto_pid=$!
+  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && { log "private moto server at $AWS_ENDPOINT_URL (pid $private_moto_pid)"; return; }
+    sleep 0.2
+  done
+  die "private moto server did not start: see $state_root/$run_id/moto.log"
+}
+
+stop_private_moto() {
+  if [ -n "$private_moto_pid" ]; then
+    kill "$private_moto_pid" 2>/dev/null || true
+    private_moto_pid=""
+  fi
 }
 
 # Each example runs in its own directory under .state/terraform-checks/<run>/<example>/ with its
@@ -151,6 +197,7 @@ cleanup() {
     example_tf "$example" destroy -auto-approve -input=false -state="$state_root/$run_id/$example/terraform.tfstate" "${vars[@]}" >"$state_root/$run_id/$example/cleanup.log" 2>&1 \
       || log "cleanup of $example failed: see $state_root/$run_id/$example/cleanup.log"
   done
+  stop_private_moto
 }
 
 apply_example() { # example -> applies, checks, plans, destroys, checks
@@ -281,7 +328,8 @@ def applied():
     check(fn.get("Environment", {}).get("Variables") == env, "function environment == consumer_environment output")
     check(env["EVENT_BUS_NAME"] == o["event_bus_name"] and env["DEAD_LETTER_QUEUE_URL"] == o["dead_letter_queue_url"]
           and env["MAX_RECEIVE_COUNT"] == "3" and env["DB_SECRET_ARN"] == o["db_secret_arn"], "consumer env points at the stack")
-    esms = lam.list_event_source_mappings(FunctionName=fn["FunctionName"])["EventSourceMappings"]
+    # Filtered here: moto's FunctionName filter matches ARNs only.
+    esms = [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if m.get("FunctionArn") == fn["FunctionArn"]]
     check(len(esms) == 1 and esms[0]["State"] in ("Disabled", "Disabling") and esms[0]["BatchSize"] == 100
           and esms[0].get("MaximumBatchingWindowInSeconds") == 1, "mapping: disabled (moto), batch 100, window 1 s")
     check(esms and esms[0].get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "mapping reports batch item failures")
@@ -378,13 +426,12 @@ PY
 
 cmd_apply_moto() {
   local t0; t0=$(now)
-  moto_env
-  python3 -c 'import boto3' 2>/dev/null || python3 -m pip install -q boto3
   # Lowercase, starts with a letter, short: the prefix goes into RDS, SQS, Lambda and bus names.
   run_id="tfchk$(date +%H%M%S)$((RANDOM % 10))"
   mkdir -p "$state_root/$run_id"
-  write_verifier
   trap cleanup EXIT
+  moto_env
+  write_verifier
 
   # moto stores the function's zip but never runs it: any zip will do.
   (cd "$state_root/$run_id" && printf '#!/bin/sh\necho "placeholder: build the real one with make package"\n' >bootstrap \
@@ -396,7 +443,6 @@ cmd_apply_moto() {
   for example in "${examples[@]}"; do
     apply_example "$example"
   done
-  trap - EXIT
   log "apply-moto ok in $(( $(now) - t0 )) s: $(tr '\n' ';' <"$state_root/$run_id/timings")"
 }
 
