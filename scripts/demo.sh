@@ -33,6 +33,9 @@ moto_marker="$state/moto.started-by-demo"
 tfstate="$state/terraform.tfstate"
 export TF_DATA_DIR="$state/tf-data"
 export TF_IN_AUTOMATION=1
+# Terraform warns when TF_CLI_CONFIG_FILE/~/.terraformrc is missing: give it an empty one of ours.
+[ -f "$state/terraformrc" ] || : >"$state/terraformrc"
+export TF_CLI_CONFIG_FILE="$state/terraformrc"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
@@ -111,10 +114,13 @@ note "postgres://$KX_PG_USER@$KX_PG_HOST:$KX_PG_PORT/$db_name (the consumer crea
 
 step "Applying terraform/examples/local against moto"
 # moto stores the function's zip but never runs it (the runner runs bootstrap itself): any zip does.
+# Byte-for-byte the same zip every run, so that a re-run does not update the function.
 python3 - "$state/placeholder.zip" <<'PY'
 import sys, zipfile
+info = zipfile.ZipInfo("bootstrap", date_time=(2020, 1, 1, 0, 0, 0))
+info.external_attr = 0o755 << 16
 with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.writestr("bootstrap", "#!/bin/sh\n# placeholder: the local runner runs the real bootstrap\nexit 1\n")
+    z.writestr(info, "#!/bin/sh\n# placeholder: the local runner runs the real bootstrap\nexit 1\n")
 PY
 init_args=(-input=false -no-color)
 if [ -d /opt/tf-plugins ]; then init_args+=(-plugin-dir=/opt/tf-plugins); fi
@@ -178,7 +184,7 @@ runner_args=(run --queue-url "$tf_queue_url" --bootstrap "$bin/bootstrap" --env-
   --idle-exit-s 600)
 [ -n "$tf_consumer_batch_size" ] && runner_args+=(--batch-size "$tf_consumer_batch_size")
 [ -n "$tf_consumer_maximum_batching_window_in_seconds" ] \
-  && runner_args+=(--batching-window-s "$tf_consumer_maximum_batching_window_in_seconds")
+  && runner_args+=(--window-ms "$(( tf_consumer_maximum_batching_window_in_seconds * 1000 ))")
 "$bin/kx-events-local" "${runner_args[@]}" >"$state/runner.log" 2>&1 &
 echo $! >"$runner_pid_file"
 note "kx-events-local ${runner_args[*]}"
@@ -200,6 +206,7 @@ set +e
 "$bin/kx-events-demo" report --manifest "$state/manifest.json" \
   --database-url "postgres://$KX_PG_USER:$KX_PG_PASSWORD@$KX_PG_HOST:$KX_PG_PORT/$db_name" \
   --subscriber-queue-url "$tf_subscriber_queue_url" --dead-letter-queue-url "$tf_dead_letter_queue_url" \
+  --events-queue-url "$tf_queue_url" \
   --timeout-s "${KX_DEMO_TIMEOUT_S:-120}" | tee "$state/report.txt"
 status=${PIPESTATUS[0]}
 set -e

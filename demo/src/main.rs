@@ -5,8 +5,9 @@
 //!     Tracks the story with kx-events (EVENTS_QUEUE_URL and the AWS SDK's environment), sends one
 //!     duplicate delivery and one poison message with the raw SDK, writes what it sent to FILE.
 //! kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL
-//!                       --dead-letter-queue-url URL [--timeout-s N]
-//!     Waits (at most N seconds, default 120) until the pipeline has handled everything, then
+//!                       --dead-letter-queue-url URL [--events-queue-url URL] [--timeout-s N]
+//!     Waits (at most N seconds, default 120) until the pipeline has handled everything (every
+//!     valid event at the subscriber, the poison in the DLQ, the events queue empty), then
 //!     prints the summary. Exits 0 only when every event is accounted for.
 //! ```
 
@@ -25,7 +26,7 @@ use kx_events_demo::story::{self, Manifest, SentEvent, SentPoison, Story};
 
 const USAGE: &str = "usage:
   kx-events-demo produce --manifest FILE
-  kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL --dead-letter-queue-url URL [--timeout-s N]";
+  kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL --dead-letter-queue-url URL [--events-queue-url URL] [--timeout-s N]";
 
 fn say(line: impl AsRef<str>) {
     println!("[demo] {}", line.as_ref());
@@ -212,6 +213,7 @@ async fn report(opts: &HashMap<String, String>) -> Result<bool, Error> {
         database_url: required(opts, "database-url")?.to_string(),
         subscriber_queue_url: required(opts, "subscriber-queue-url")?.to_string(),
         dead_letter_queue_url: required(opts, "dead-letter-queue-url")?.to_string(),
+        events_queue_url: opts.get("events-queue-url").cloned(),
     };
     let limit = Duration::from_secs(
         opts.get("timeout-s")

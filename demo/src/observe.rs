@@ -22,6 +22,9 @@ pub struct Sources {
     pub subscriber_queue_url: String,
     /// URL of the consumer's dead-letter queue.
     pub dead_letter_queue_url: String,
+    /// URL of the events queue, when known: the pipeline is then complete only once it is empty
+    /// (so that late duplicates and retries have been handled too).
+    pub events_queue_url: Option<String>,
 }
 
 /// Counts of the valid inputs seen at each stage, and the DLQ's depth.
@@ -39,13 +42,15 @@ pub struct Progress {
     pub valid: usize,
     /// Invalid messages expected.
     pub invalid: usize,
+    /// Messages still on the events queue (visible plus in flight); 0 when it is not watched.
+    pub queued: usize,
 }
 
 impl Progress {
     /// Whether every valid event reached the subscriber and the DLQ holds at least one message
     /// per invalid input.
     pub fn complete(&self) -> bool {
-        self.delivered >= self.valid && self.dead_lettered >= self.invalid
+        self.delivered >= self.valid && self.dead_lettered >= self.invalid && self.queued == 0
     }
 }
 
@@ -53,7 +58,8 @@ impl std::fmt::Display for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "stored {}/{} · published {}/{} · at the subscriber {}/{} · in the DLQ {}/{}",
+            "queued {} · stored {}/{} · published {}/{} · at the subscriber {}/{} · in the DLQ {}/{}",
+            self.queued,
             self.stored,
             self.valid,
             self.published,
@@ -286,6 +292,10 @@ impl Collector {
             dead_lettered: queue_depth(&self.sqs, &self.sources.dead_letter_queue_url).await?,
             valid: valid.len(),
             invalid: input.invalid.len(),
+            queued: match &self.sources.events_queue_url {
+                Some(url) => queue_depth(&self.sqs, url).await?,
+                None => 0,
+            },
         })
     }
 
