@@ -15,8 +15,6 @@
 //! with a message saying so; nothing is skipped.
 #![warn(missing_docs)]
 
-pub mod e2e;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -727,4 +725,51 @@ impl Harness {
     pub async fn dlq(&self) -> Vec<Received> {
         self.moto.drain(&self.queues.dlq_url).await
     }
+}
+
+/// The consumer's `bootstrap` binary for end-to-end runs.
+///
+/// `KX_BOOTSTRAP` wins when set (e.g. a release build, or the arm64 artifact run under qemu by
+/// the caller). Otherwise this runs `cargo build -p kx-events-consumer --bin bootstrap` (a no-op
+/// when `make test` already built the workspace's binaries) with the `cargo` that runs the tests
+/// and the same `CARGO_TARGET_DIR`, and takes the executable's path from cargo's JSON messages:
+/// no guessing of target directories or profiles. `env!("CARGO_BIN_EXE_bootstrap")` only exists
+/// inside the consumer's own package.
+pub fn bootstrap_path() -> std::path::PathBuf {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(build_bootstrap).clone()
+}
+
+fn build_bootstrap() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("KX_BOOTSTRAP") {
+        let path = std::path::PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "KX_BOOTSTRAP={} is not a file",
+            path.display()
+        );
+        return path;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(&cargo)
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "-p",
+            "kx-events-consumer",
+            "--bin",
+            "bootstrap",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+    assert!(out.status.success(), "cargo build of bootstrap failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "bootstrap")
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .expect("cargo reported no bootstrap executable")
 }

@@ -41,6 +41,7 @@ mod bus;
 mod config;
 mod dlq;
 mod handler;
+mod init_error;
 pub mod migrate;
 mod settings;
 mod store;
@@ -54,6 +55,7 @@ pub use dlq::{
     REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
 };
 pub use handler::{Consumer, ConsumerOptions, HandlerError, Summary};
+pub use init_error::report_init_error;
 pub use migrate::{MigrationError, MigrationReport};
 pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use store::{InsertOutcome, NewEvent, Store, StoreError, StoreStatus};
