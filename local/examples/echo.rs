@@ -9,17 +9,29 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 async fn handler(event: LambdaEvent<serde_json::Value>) -> Result<serde_json::Value, Error> {
+    let payload = event.payload.clone();
     if std::env::var("ECHO_DUMP").is_ok_and(|v| v == "1") {
-        println!("event: {}", event.payload);
+        println!("event: {payload}");
     }
-    let payload: SqsEvent = serde_json::from_value(event.payload)?;
+    let payload: SqsEvent = serde_json::from_value(payload)?;
     let records = &payload.records;
     println!(
-        "echo: {} {} records deadline={} arn={}",
+        "echo: {} {} records deadline={} arn={} app={} pool={} trace={}",
         event.context.request_id,
         records.len(),
         event.context.deadline,
-        event.context.invoked_function_arn
+        event.context.invoked_function_arn,
+        event
+            .context
+            .client_context
+            .as_ref()
+            .map_or("-", |c| c.client.app_title.as_str()),
+        event
+            .context
+            .identity
+            .as_ref()
+            .map_or("-", |i| i.identity_pool_id.as_str()),
+        event.context.xray_trace_id.as_deref().unwrap_or("-"),
     );
     let mut response = SqsBatchResponse::default();
     for record in records {

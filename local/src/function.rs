@@ -199,6 +199,22 @@ impl Function {
             .collect()
     }
 
+    /// Waits up to `timeout` for a captured line containing `needle` (output is read
+    /// asynchronously, so a line the process printed just before its last protocol call may
+    /// arrive a moment after that call).
+    pub async fn wait_for_line(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(line) = self.lines_containing(needle).pop() {
+                return Some(line);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// The exit status, if the process has exited.
     pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()

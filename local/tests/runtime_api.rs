@@ -3,7 +3,7 @@
 mod common;
 
 use kx_events_local::function::{Function, FunctionConfig};
-use kx_events_local::runtime_api::{InvocationOutcome, ProtocolEvent, RuntimeApi};
+use kx_events_local::runtime_api::{InvocationOutcome, Invoke, ProtocolEvent, RuntimeApi};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -61,8 +61,8 @@ async fn lambda_runtime_function_round_trip_and_context_headers() {
 
     // The headers made it into lambda_runtime's Context.
     let line = function
-        .lines_containing("echo: ")
-        .pop()
+        .wait_for_line("3 records", TIMEOUT)
+        .await
         .expect("handler line");
     assert!(line.contains("3 records"), "{line}");
     assert!(
@@ -100,6 +100,26 @@ async fn lambda_runtime_function_round_trip_and_context_headers() {
     assert!(timeline[posted + 1..completed]
         .iter()
         .any(|e| e.event == ProtocolEvent::NextRequested));
+
+    // Client context, Cognito identity and trace id headers reach the Context too.
+    let mut invoke = Invoke::new(sqs_event(&["ctx"]), TIMEOUT);
+    invoke.client_context = Some(
+        json!({"client": {"installationId": "i", "appTitle": "kx-app", "appVersionName": "1",
+                          "appVersionCode": "1", "appPackageName": "p"},
+               "custom": {}, "environment": {}})
+        .to_string(),
+    );
+    invoke.cognito_identity =
+        Some(json!({"identityId": "id-1", "identityPoolId": "pool-1"}).to_string());
+    invoke.trace_id = Some("Root=1-00000000-000000000000000000000001;Sampled=1".into());
+    let outcome = api.invoke_with(invoke).await.unwrap();
+    assert!(outcome.response().is_some(), "{outcome:?}");
+    let line = function.wait_for_line("app=kx-app", TIMEOUT).await.unwrap();
+    assert!(line.contains("app=kx-app pool=pool-1"), "{line}");
+    assert!(
+        line.contains("trace=Root=1-00000000-000000000000000000000001;Sampled=1"),
+        "{line}"
+    );
 
     // A second invocation reuses the warm process.
     let outcome = api.invoke(sqs_event(&["a"]), TIMEOUT).await.unwrap();
@@ -139,13 +159,14 @@ async fn function_errors_timeouts_and_oversize_responses() {
     // A handler that overruns its deadline times out; a late response is refused.
     let started = Instant::now();
     let outcome = api
-        .invoke(sqs_event(&["sleep:1500"]), Duration::from_millis(300))
+        .invoke(sqs_event(&["sleep:4000"]), Duration::from_millis(300))
         .await
         .unwrap();
     assert_eq!(outcome, InvocationOutcome::Timeout);
-    assert!(started.elapsed() < Duration::from_millis(1000));
+    // At the deadline, not when the handler finally answers.
+    assert!(started.elapsed() < Duration::from_millis(3000));
     assert!(api
-        .wait_for_event(started, Duration::from_secs(5), |e| matches!(
+        .wait_for_event(started, Duration::from_secs(10), |e| matches!(
             e,
             ProtocolEvent::InvalidRequestId { .. }
         ))
@@ -182,7 +203,8 @@ async fn internal_extension_finishes_its_flush_before_the_invocation_completes()
             outcome,
             InvocationOutcome::Response(json!({"ok": true, "echo": {"round": round}}))
         );
-        // invoke returned only after the flush: the extension's line is already captured …
+        // invoke returned only after the flush (the extension's line was printed before its
+        // next `event/next`; the capture may lag a moment behind).
         let request_id = match &api
             .find_event(started, |e| {
                 matches!(e, ProtocolEvent::ResponsePosted { .. })
@@ -193,16 +215,19 @@ async fn internal_extension_finishes_its_flush_before_the_invocation_completes()
             ProtocolEvent::ResponsePosted { request_id } => request_id.clone(),
             _ => unreachable!(),
         };
-        assert_eq!(
+        assert!(
             function
-                .lines_containing(&format!("extension: flushed {request_id}"))
-                .len(),
-            1,
+                .wait_for_line(
+                    &format!("extension: flushed {request_id}"),
+                    Duration::from_secs(5)
+                )
+                .await
+                .is_some(),
             "output:\n{}",
             function.output_text()
         );
         assert!(elapsed >= flush, "{elapsed:?}");
-        // … and the response was posted a flush before the extension asked for its next event.
+        // … and the response was posted before the extension asked for its next event.
         let posted = api
             .find_event(started, |e| {
                 matches!(e, ProtocolEvent::ResponsePosted { .. })
@@ -218,7 +243,14 @@ async fn internal_extension_finishes_its_flush_before_the_invocation_completes()
                 matches!(e, ProtocolEvent::InvocationCompleted { .. })
             })
             .unwrap();
-        assert!(ext_next.at - posted.at >= flush - Duration::from_millis(20));
+        let dispatched = api
+            .find_event(started, |e| {
+                matches!(e, ProtocolEvent::InvocationDispatched { .. })
+            })
+            .unwrap();
+        // (The handler signals the extension just before its response is posted, so the flush
+        // overlaps the post by a little: measure it from the dispatch.)
+        assert!(ext_next.at - dispatched.at >= flush);
         assert!(completed.at >= ext_next.at);
     }
 
@@ -333,7 +365,7 @@ async fn wrapper_command_and_lambda_environment() {
     function.wait_first_next(TIMEOUT).await.unwrap();
     let outcome = api.invoke(sqs_event(&["x"]), TIMEOUT).await.unwrap();
     assert!(outcome.response().is_some(), "{outcome:?}");
-    assert_eq!(function.lines_containing("event: ").len(), 1);
+    assert!(function.wait_for_line("event: ", TIMEOUT).await.is_some());
     let env = function.lines_containing("env: ").pop().expect("env line");
     let dir = echo
         .canonicalize()
