@@ -18,7 +18,6 @@ out="$root/target/lambda/bootstrap/bootstrap.zip"
 if [ "$zip" != "$out" ]; then
   mkdir -p "$(dirname "$out")"
   cp "$zip" "$out"
-  cp "$target_dir/lambda/bootstrap/bootstrap" "$(dirname "$out")/bootstrap"
 fi
 bytes=$(stat -c %s "$out")
 python3 - "$out" "$bytes" <<'PY'

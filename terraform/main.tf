@@ -74,7 +74,6 @@ module "queue" {
   dead_letter_queue_message_retention_seconds = var.dead_letter_queue_message_retention_seconds
   max_receive_count                           = var.queue_max_receive_count
   kms_master_key_id                           = var.queue_kms_master_key_id
-  ignore_redrive_policy_changes               = var.queue_ignore_redrive_policy_changes
   create_redrive_allow_policy                 = var.queue_create_redrive_allow_policy
   create_alarms                               = var.create_alarms
   alarm_sns_topic_arn                         = var.alarm_sns_topic_arn

@@ -373,12 +373,6 @@ variable "queue_kms_master_key_id" {
   default     = null
 }
 
-variable "queue_ignore_redrive_policy_changes" {
-  description = "Ignore drift of the redrive policy. Only for the moto emulator (it rewrites the policy's whitespace); leave false on AWS."
-  type        = bool
-  default     = false
-}
-
 variable "queue_create_redrive_allow_policy" {
   description = "Allow only the events queue to use the dead-letter queue (redrive-allow policy). False only for moto, which does not know the attribute."
   type        = bool

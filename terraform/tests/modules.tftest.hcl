@@ -87,12 +87,8 @@ run "queue" {
     error_message = "Both queues must be encrypted (SSE-SQS by default)."
   }
   assert {
-    condition     = jsondecode(aws_sqs_queue_redrive_policy.this[0].redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:us-east-1:123456789012:mock-queue", maxReceiveCount = 3 }
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.this.redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:us-east-1:123456789012:mock-queue", maxReceiveCount = 3 }
     error_message = "Redrive to the DLQ after 3 receives expected."
-  }
-  assert {
-    condition     = length(aws_sqs_queue_redrive_policy.ignore_changes) == 0
-    error_message = "The emulator-only ignore_changes variant must be off by default."
   }
   assert {
     condition     = jsondecode(aws_sqs_queue_redrive_allow_policy.dlq[0].redrive_allow_policy) == { redrivePermission = "byQueue", sourceQueueArns = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
@@ -117,15 +113,14 @@ run "queue_for_emulator_with_topic_and_key" {
   module { source = "./modules/queue" }
 
   variables {
-    ignore_redrive_policy_changes = true
-    create_redrive_allow_policy   = false
-    alarm_sns_topic_arn           = "arn:aws:sns:us-east-1:123456789012:alarms"
-    kms_master_key_id             = "alias/events"
+    create_redrive_allow_policy = false
+    alarm_sns_topic_arn         = "arn:aws:sns:us-east-1:123456789012:alarms"
+    kms_master_key_id           = "alias/events"
   }
 
   assert {
-    condition     = length(aws_sqs_queue_redrive_policy.this) == 0 && length(aws_sqs_queue_redrive_policy.ignore_changes) == 1 && length(aws_sqs_queue_redrive_allow_policy.dlq) == 0
-    error_message = "Emulator switches must swap the redrive resource and drop the redrive-allow policy."
+    condition     = length(aws_sqs_queue_redrive_allow_policy.dlq) == 0 && aws_sqs_queue_policy.dlq.queue_url == aws_sqs_queue.dlq.id
+    error_message = "The emulator switch must drop the redrive-allow policy only."
   }
   assert {
     condition     = aws_cloudwatch_metric_alarm.dead_letter_queue_depth[0].alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"]) && aws_cloudwatch_metric_alarm.oldest_message_age[0].ok_actions == toset(["arn:aws:sns:us-east-1:123456789012:alarms"])

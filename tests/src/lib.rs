@@ -15,6 +15,8 @@
 //! with a message saying so; nothing is skipped.
 #![warn(missing_docs)]
 
+pub mod e2e;
+
 use std::collections::HashMap;
 use std::time::Duration;
 

@@ -8,8 +8,6 @@
 # - the event source mapping is created disabled: moto cannot run the function and would count
 #   every failed try as a receive, moving messages to the DLQ untouched. The local runner plays
 #   the mapping's part with module.kx_events.consumer_environment;
-# - the redrive policy's drift is ignored: moto returns it with other whitespace, which would show
-#   as a change on every plan. This switch exists for emulators only;
 # - no redrive-allow policy on the DLQ: moto does not know the RedriveAllowPolicy attribute (the
 #   provider would wait for it forever).
 
@@ -79,7 +77,6 @@ module "kx_events" {
 
   consumer_event_source_mapping_enabled = false
   consumer_tracing_enabled              = false
-  queue_ignore_redrive_policy_changes   = true
   queue_create_redrive_allow_policy     = false
 
   tags = local.tags

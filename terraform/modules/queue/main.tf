@@ -30,32 +30,18 @@ resource "aws_sqs_queue" "this" {
 
   tags = merge({ Name = var.name }, var.tags)
 
-  # The redrive policy belongs to aws_sqs_queue_redrive_policy below (which detects its drift);
-  # the queue itself must not fight over it.
+  # The redrive policy belongs to aws_sqs_queue_redrive_policy below, which detects its drift.
   lifecycle {
     ignore_changes = [redrive_policy]
   }
 }
 
-# The redrive policy is its own resource so that emulator runs can ignore its drift
-# (var.ignore_redrive_policy_changes) while the path real users take keeps full drift detection.
-# Two resources, one chosen by count, because lifecycle blocks cannot be conditional.
+# The redrive policy is its own resource, and the queue above ignores the attribute it owns.
+# (Inline on the queue, moto returns it with other whitespace and every plan shows a change;
+# this resource compares it as JSON, so drift stays visible on AWS and on moto alike.)
 resource "aws_sqs_queue_redrive_policy" "this" {
-  count = var.ignore_redrive_policy_changes ? 0 : 1
-
   queue_url      = aws_sqs_queue.this.id
   redrive_policy = local.redrive_policy
-}
-
-resource "aws_sqs_queue_redrive_policy" "ignore_changes" {
-  count = var.ignore_redrive_policy_changes ? 1 : 0
-
-  queue_url      = aws_sqs_queue.this.id
-  redrive_policy = local.redrive_policy
-
-  lifecycle {
-    ignore_changes = [redrive_policy]
-  }
 }
 
 # Only the events queue may use the DLQ as its dead-letter target.
@@ -87,7 +73,7 @@ resource "aws_sqs_queue_policy" "this" {
     }]
   })
 
-  depends_on = [aws_sqs_queue_redrive_policy.this, aws_sqs_queue_redrive_policy.ignore_changes]
+  depends_on = [aws_sqs_queue_redrive_policy.this]
 }
 
 resource "aws_sqs_queue_policy" "dlq" {

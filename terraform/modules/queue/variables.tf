@@ -92,12 +92,6 @@ variable "kms_data_key_reuse_period_seconds" {
   }
 }
 
-variable "ignore_redrive_policy_changes" {
-  description = "Ignore later changes of the events queue's redrive policy. Only for emulators (moto returns the policy with different whitespace, which shows as a perpetual diff); real AWS users leave it false."
-  type        = bool
-  default     = false
-}
-
 variable "create_redrive_allow_policy" {
   description = "Restrict the dead-letter queue to the events queue as its only source (redrive-allow policy). Only an emulator that lacks RedriveAllowPolicy (moto) needs false."
   type        = bool

@@ -1,0 +1,582 @@
+//! Support for the end-to-end tests `tests/tests/e2e_*.rs`: the whole pipeline with real parts.
+//!
+//! - [`bootstrap`]: the real consumer binary.
+//! - [`Pipeline`]: an events queue with its DLQ, a bus, a subscriber rule with an SQS target and a
+//!   database secret in moto (unique names, so tests run in parallel), and the database the
+//!   consumer writes to: a fresh one on the shared server ([`TestDb`]) or a private PostgreSQL
+//!   cluster ([`PrivatePostgres`]) that a test may stop and start.
+//! - [`LocalConsumer`]: the local event-source-mapping runner of `kx-events-local` feeding the real
+//!   `bootstrap` through the Lambda Runtime API, as `make demo` runs it.
+//! - Accounting: [`Pipeline::observe`] waits for the pipeline and returns what came out; the
+//!   verdict is `kx_events_demo::accounting::Accounting`, shared with `make demo`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use kx_events_demo::accounting::{Input, Output};
+use kx_events_demo::observe::{Collector, Progress, Sources};
+use kx_events_local::function::{Function, FunctionConfig};
+use kx_events_local::runner::{Runner, RunnerConfig, RunnerStats, StopHandle};
+use kx_events_local::runtime_api::{RuntimeApi, RuntimeApiConfig};
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use crate::{required_env, unique, Moto, Queues, TestDb};
+
+/// The real consumer binary: `KX_BOOTSTRAP` when set, otherwise the one that
+/// `cargo build -p kx-events-consumer --bin bootstrap` reports (built once per test process, a
+/// no-op when it is up to date, with the `cargo` and `CARGO_TARGET_DIR` that run the tests).
+pub fn bootstrap() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        if let Ok(path) = std::env::var("KX_BOOTSTRAP") {
+            return PathBuf::from(path);
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(&cargo)
+            .current_dir(workspace_root())
+            .args([
+                "build",
+                "-p",
+                "kx-events-consumer",
+                "--bin",
+                "bootstrap",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
+        assert!(out.status.success(), "cargo build of bootstrap failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "bootstrap")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported no bootstrap executable")
+    })
+    .clone()
+}
+
+/// The workspace root (parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding 127.0.0.1:0")
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed: {text}");
+    text
+}
+
+/// How the consumer reaches its database.
+#[derive(Debug, Clone)]
+pub struct DbTarget {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User (also written to the secret).
+    pub user: String,
+    /// Password (also written to the secret).
+    pub password: String,
+    /// Database name.
+    pub dbname: String,
+    /// `DB_SSLMODE` for the consumer.
+    pub sslmode: &'static str,
+}
+
+impl DbTarget {
+    /// A `postgres://` URL (no TLS) for the tests' own reads.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{}:{}@{}:{}/{}",
+            self.user, self.password, self.host, self.port, self.dbname
+        )
+    }
+}
+
+/// A PostgreSQL 15 cluster of its own (initdb in a temporary directory, run as `postgres` with
+/// `runuser`, on a free port), so that a test can stop and start it without touching the shared
+/// server other tests use. Stopped and removed on drop.
+#[derive(Debug)]
+pub struct PrivatePostgres {
+    dir: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn as_postgres(args: &[&str]) -> Command {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", "postgres", "--"]).args(args);
+    cmd
+}
+
+impl PrivatePostgres {
+    /// initdb + start; a role `kx`/`kx` (superuser, password over TCP) and a database `kx`.
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(unique("kx-e2e-pg"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        run(Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap()]));
+        let data = dir.join("data");
+        let port = free_port();
+        let pwfile = dir.join("pw");
+        std::fs::write(&pwfile, "kx\n").expect("password file");
+        run(Command::new("chown").args(["postgres:postgres", pwfile.to_str().unwrap()]));
+        run(&mut as_postgres(&[
+            &format!("{PG_BIN}/initdb"),
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            "kx",
+            "--pwfile",
+            pwfile.to_str().unwrap(),
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ]));
+        let pg = Self { dir, port };
+        pg.start_server();
+        run(&mut as_postgres(&[
+            &format!("{PG_BIN}/psql"),
+            "-h",
+            pg.dir.to_str().unwrap(),
+            "-p",
+            &port.to_string(),
+            "-U",
+            "kx",
+            "-d",
+            "postgres",
+            "-q",
+            "-c",
+            "CREATE DATABASE kx",
+        ]));
+        pg
+    }
+
+    fn start_server(&self) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        run(&mut as_postgres(&[
+            &format!("{PG_BIN}/pg_ctl"),
+            "-D",
+            self.dir.join("data").to_str().unwrap(),
+            "-l",
+            self.dir.join("log").to_str().unwrap(),
+            "-o",
+            &options,
+            "-w",
+            "start",
+        ]));
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: connections are terminated).
+    pub fn stop(&self) {
+        run(&mut as_postgres(&[
+            &format!("{PG_BIN}/pg_ctl"),
+            "-D",
+            self.dir.join("data").to_str().unwrap(),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        ]));
+    }
+
+    /// Starts it again after [`PrivatePostgres::stop`].
+    pub fn restart(&self) {
+        self.start_server();
+    }
+
+    /// Where the consumer finds it.
+    pub fn target(&self) -> DbTarget {
+        DbTarget {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: "kx".into(),
+            password: "kx".into(),
+            dbname: "kx".into(),
+            sslmode: "disable",
+        }
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(&[
+            &format!("{PG_BIN}/pg_ctl"),
+            "-D",
+            self.dir.join("data").to_str().unwrap_or_default(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ])
+        .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The database of a [`Pipeline`]: kept alive as long as the pipeline.
+#[derive(Debug)]
+pub enum Database {
+    /// A fresh database on the shared server.
+    Shared(Box<TestDb>),
+    /// A private cluster.
+    Private(PrivatePostgres),
+}
+
+impl Database {
+    /// Where the consumer finds it.
+    pub fn target(&self) -> DbTarget {
+        match self {
+            Database::Shared(db) => DbTarget {
+                host: db.settings.host.clone(),
+                port: db.settings.port,
+                user: db.settings.user.clone(),
+                password: db.settings.password.clone(),
+                dbname: db.name.clone(),
+                sslmode: "require",
+            },
+            Database::Private(pg) => pg.target(),
+        }
+    }
+}
+
+/// Options of [`Pipeline::create`].
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// The queue's `maxReceiveCount` and the consumer's `MAX_RECEIVE_COUNT` (default 3).
+    pub max_receive_count: u32,
+    /// Use a [`PrivatePostgres`] instead of a database on the shared server.
+    pub private_postgres: bool,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            max_receive_count: 3,
+            private_postgres: false,
+        }
+    }
+}
+
+/// One isolated copy of the system's AWS resources in moto, and its database.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The name stem of its resources.
+    pub name: String,
+    /// Clients for moto.
+    pub moto: Moto,
+    /// The events queue and its DLQ.
+    pub queues: Queues,
+    /// The bus.
+    pub bus_name: String,
+    /// The queue a rule on the bus (`source` = `kx-event-tracking`) delivers to.
+    pub subscriber_url: String,
+    /// The database secret (`username`, `password`).
+    pub secret_arn: String,
+    /// The database.
+    pub db: Database,
+    /// `MAX_RECEIVE_COUNT`.
+    pub max_receive_count: u32,
+}
+
+impl Pipeline {
+    /// Creates the resources, named after `name` plus a unique suffix.
+    pub async fn create(name: &str, options: PipelineOptions) -> Pipeline {
+        let moto = Moto::new().await;
+        let stem = unique(name);
+        let db = if options.private_postgres {
+            Database::Private(
+                tokio::task::spawn_blocking(PrivatePostgres::start)
+                    .await
+                    .expect("private PostgreSQL"),
+            )
+        } else {
+            Database::Shared(Box::new(TestDb::create().await))
+        };
+        let target = db.target();
+        let queues = moto.create_queues(&stem, options.max_receive_count).await;
+        let bus_name = format!("{stem}-bus");
+        moto.create_bus(&bus_name).await;
+        let subscriber_url = moto
+            .create_rule_target(&bus_name, kx_events::DEFAULT_EVENT_SOURCE)
+            .await;
+        let secret_arn = moto
+            .create_secret(&json!({ "username": target.user, "password": target.password }))
+            .await;
+        Pipeline {
+            name: stem,
+            moto,
+            queues,
+            bus_name,
+            subscriber_url,
+            secret_arn,
+            db,
+            max_receive_count: options.max_receive_count,
+        }
+    }
+
+    /// The consumer's environment, exactly the variables the module sets, plus the AWS endpoint
+    /// (`endpoint`: moto, or a fault proxy in front of it).
+    pub fn consumer_env(&self, endpoint: &str) -> Vec<(String, String)> {
+        let db = self.db.target();
+        [
+            ("DB_SECRET_ARN", self.secret_arn.clone()),
+            ("DB_HOST", db.host),
+            ("DB_PORT", db.port.to_string()),
+            ("DB_NAME", db.dbname),
+            ("DB_SSLMODE", db.sslmode.to_string()),
+            ("EVENT_BUS_NAME", self.bus_name.clone()),
+            ("EVENT_SOURCE", kx_events::DEFAULT_EVENT_SOURCE.to_string()),
+            ("DEAD_LETTER_QUEUE_URL", self.queues.dlq_url.clone()),
+            ("MAX_RECEIVE_COUNT", self.max_receive_count.to_string()),
+            ("AWS_ENDPOINT_URL", endpoint.to_string()),
+            ("RUST_LOG", "info".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// Where the output is read.
+    pub fn sources(&self) -> Sources {
+        Sources {
+            database_url: self.db.target().url(),
+            subscriber_queue_url: self.subscriber_url.clone(),
+            dead_letter_queue_url: self.queues.dlq_url.clone(),
+            events_queue_url: Some(self.queues.queue_url.clone()),
+        }
+    }
+
+    /// Starts the runner and the real `bootstrap` on the events queue, the consumer's AWS calls
+    /// going to `endpoint` (default: moto).
+    pub async fn start_consumer(
+        &self,
+        endpoint: Option<&str>,
+        runner: RunnerOptions,
+    ) -> LocalConsumer {
+        let moto_url = required_env("AWS_ENDPOINT_URL");
+        let env = self.consumer_env(endpoint.unwrap_or(&moto_url));
+        LocalConsumer::start(&self.moto, &self.queues.queue_url, env, runner).await
+    }
+
+    /// Sends a raw body to the events queue; returns the message id.
+    pub async fn send(&self, body: &str) -> String {
+        self.moto.send(&self.queues.queue_url, body, &[]).await
+    }
+
+    /// Waits (at most `limit`, a safety bound) until every valid input reached the subscriber,
+    /// the DLQ holds a message per invalid input and the events queue is empty; then reads
+    /// everything that came out.
+    pub async fn observe(&self, input: &Input, limit: Duration) -> (Progress, Output) {
+        let mut collector = Collector::new(self.moto.sqs.clone(), self.sources());
+        let progress = collector
+            .wait(input, limit, |_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{}: watching the pipeline: {e}", self.name));
+        let output = collector
+            .finish(Duration::from_secs(1), false)
+            .await
+            .unwrap_or_else(|e| panic!("{}: reading the output: {e}", self.name));
+        (progress, output)
+    }
+
+    /// Rows of the consumer's database as `(stored, published, leased)` counts.
+    pub async fn outbox_counts(&self) -> (i64, i64, i64) {
+        let url = self.db.target().url();
+        tokio::task::spawn_blocking(move || {
+            let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) else {
+                return (0, 0, 0);
+            };
+            let exists: bool = c
+                .query_one("SELECT to_regclass('public.events') IS NOT NULL", &[])
+                .map(|r| r.get(0))
+                .unwrap_or(false);
+            if !exists {
+                return (0, 0, 0);
+            }
+            c.query_one(
+                "SELECT count(*), count(published_at),
+                        count(*) FILTER (WHERE published_at IS NULL AND publish_lease > now())
+                   FROM events",
+                &[],
+            )
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .unwrap_or((0, 0, 0))
+        })
+        .await
+        .expect("outbox counts")
+    }
+}
+
+/// Settings of the runner (the event-source mapping) for a test.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Records per invocation.
+    pub batch_size: usize,
+    /// Batching window.
+    pub window: Duration,
+    /// The function timeout (each invocation's deadline).
+    pub function_timeout: Duration,
+    /// Failed messages come back after this delay instead of the queue's visibility timeout.
+    pub retry_delay: Option<Duration>,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 10,
+            window: Duration::from_millis(300),
+            function_timeout: Duration::from_secs(30),
+            retry_delay: Some(Duration::from_secs(2)),
+        }
+    }
+}
+
+/// The runner and the real `bootstrap`, running in the background until [`LocalConsumer::stop`].
+pub struct LocalConsumer {
+    api: RuntimeApi,
+    runner: Arc<Runner>,
+    stop: StopHandle,
+    task: JoinHandle<(Result<RunnerStats, String>, String)>,
+}
+
+impl LocalConsumer {
+    /// Starts the Runtime API, the function (waiting for its init phase) and the runner.
+    pub async fn start(
+        moto: &Moto,
+        queue_url: &str,
+        env: Vec<(String, String)>,
+        options: RunnerOptions,
+    ) -> LocalConsumer {
+        let api = RuntimeApi::start_with(RuntimeApiConfig {
+            init_timeout: Duration::from_secs(30),
+            ..RuntimeApiConfig::default()
+        })
+        .await
+        .expect("Runtime API");
+        let mut config = FunctionConfig::new(bootstrap());
+        config.env = env;
+        let mut function = Function::spawn(&api, config)
+            .await
+            .expect("spawn bootstrap");
+        if let Err(e) = function.wait_first_next(Duration::from_secs(30)).await {
+            panic!("bootstrap did not start: {e}\n{}", function.output_text());
+        }
+        let mut rc = RunnerConfig::new(queue_url);
+        rc.batch_size = options.batch_size;
+        rc.batching_window = options.window;
+        rc.function_timeout = options.function_timeout;
+        rc.retry_delay = options.retry_delay;
+        let runner = Arc::new(
+            Runner::with_client(moto.sqs.clone(), "us-east-1", rc)
+                .await
+                .expect("runner"),
+        );
+        let stop = runner.stop_handle();
+        let r = runner.clone();
+        let task = tokio::spawn(async move {
+            let result = r.run(&mut function).await.map_err(|e| e.to_string());
+            let _ = function.shutdown().await;
+            (result, function.output_text())
+        });
+        LocalConsumer {
+            api,
+            runner,
+            stop,
+            task,
+        }
+    }
+
+    /// The runner's counters so far.
+    pub fn stats(&self) -> RunnerStats {
+        self.runner.stats()
+    }
+
+    /// Kills the function process with SIGKILL (found by its `AWS_LAMBDA_RUNTIME_API`, which is
+    /// unique to this consumer). Returns whether a process was killed.
+    pub fn kill_function(&self) -> bool {
+        let needle = format!("AWS_LAMBDA_RUNTIME_API={}", self.api.host_port());
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return false;
+        };
+        let mut killed = false;
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let found = environ
+                .split(|b| *b == 0)
+                .any(|var| var == needle.as_bytes());
+            if found && pid != std::process::id() {
+                killed |= Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+            }
+        }
+        killed
+    }
+
+    /// Stops the runner after its current batch, shuts the function down; returns the counters
+    /// and the function's output (its JSON log lines).
+    pub async fn stop(self) -> (RunnerStats, String) {
+        self.stop.stop();
+        let (result, text) = self.task.await.expect("runner task");
+        (
+            result.unwrap_or_else(|e| panic!("runner failed: {e}\n{text}")),
+            text,
+        )
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes (a safety bound); returns
+/// whether it held.
+pub async fn until<F, Fut>(limit: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if condition().await {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
