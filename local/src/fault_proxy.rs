@@ -11,7 +11,8 @@
 //!   ([`FaultProxy::fail_entries`]): the proxy forwards only the other entries to moto and merges
 //!   moto's answer with the injected failures, at the right positions for `PutEvents`
 //!   (`ErrorCode`/`ErrorMessage`, `FailedEntryCount`) and as `Failed[]` entries (`Id`, `Code`,
-//!   `SenderFault: false`, `Message`) for `SendMessageBatch`.
+//!   `SenderFault: false`, `Message`) for `SendMessageBatch`;
+//! - **hold** matching requests for a while ([`FaultProxy::delay_requests`]).
 //!
 //! The SDK speaks the JSON protocol to both services (`application/x-amz-json-1.1` for
 //! EventBridge, `application/x-amz-json-1.0` for SQS) and names the operation in `X-Amz-Target`.
@@ -65,6 +66,8 @@ pub struct TargetStats {
     pub forwarded_entries: u64,
     /// Entries failed by an entry fault.
     pub failed_entries: u64,
+    /// Requests held by a delay fault.
+    pub delayed: u64,
     /// The `Content-Type` of the last request (e.g. `application/x-amz-json-1.1`).
     pub last_content_type: Option<String>,
 }
@@ -86,6 +89,7 @@ impl ProxyStats {
 #[derive(Debug)]
 enum FaultKind {
     Request { status: StatusCode },
+    Delay { delay: std::time::Duration },
     Entries { selector: EntrySelector, seen: u64 },
 }
 
@@ -202,6 +206,19 @@ impl FaultProxy {
         self.install(target, FaultKind::Request { status }, times)
     }
 
+    /// Holds requests whose `X-Amz-Target` is `target` for `delay` before handling them (other
+    /// faults still apply afterwards), `times` times or, with `None`, until removed. Useful to
+    /// catch a process in the middle of a call, e.g. to kill the consumer between its database
+    /// insert and its `PutEvents`.
+    pub fn delay_requests(
+        &self,
+        target: &str,
+        delay: std::time::Duration,
+        times: Option<u64>,
+    ) -> FaultId {
+        self.install(target, FaultKind::Delay { delay }, times)
+    }
+
     /// Fails the entries `selector` picks in `PutEvents` or `SendMessageBatch` requests
     /// (`target` is [`PUT_EVENTS`] or [`SEND_MESSAGE_BATCH`]), `times` entries in total or, with
     /// `None`, until removed.
@@ -311,6 +328,21 @@ fn payload_field(target: &str) -> &'static str {
     }
 }
 
+/// Takes one use of the first delay fault for `target`, if any.
+fn take_delay(state: &mut ProxyState, target: &str) -> Option<std::time::Duration> {
+    let fault = state.faults.iter_mut().find(|f| {
+        f.target == target && matches!(f.kind, FaultKind::Delay { .. }) && f.remaining != Some(0)
+    })?;
+    if let Some(left) = fault.remaining.as_mut() {
+        *left -= 1;
+    }
+    let FaultKind::Delay { delay } = fault.kind else {
+        unreachable!()
+    };
+    state.faults.retain(|f| f.remaining != Some(0));
+    Some(delay)
+}
+
 fn plan(state: &mut ProxyState, target: &str, body: Option<&Value>) -> Plan {
     // Whole-request faults first.
     if let Some(fault) = state.faults.iter_mut().find(|f| {
@@ -391,7 +423,7 @@ async fn proxy(
     } else {
         None
     };
-    let decision = {
+    let delay = {
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         let stats = state.stats.by_target.entry(target.clone()).or_default();
         stats.requests += 1;
@@ -400,6 +432,23 @@ async fn proxy(
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        take_delay(&mut state, &target)
+    };
+    if let Some(delay) = delay {
+        {
+            let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            state
+                .stats
+                .by_target
+                .entry(target.clone())
+                .or_default()
+                .delayed += 1;
+        }
+        tracing::debug!(%target, ?delay, "fault proxy: holding request");
+        tokio::time::sleep(delay).await;
+    }
+    let decision = {
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         plan(&mut state, &target, parsed.as_ref())
     };
     let record = |f: &dyn Fn(&mut TargetStats)| {

@@ -264,6 +264,23 @@ async fn whole_request_failures_are_retried_by_the_sdk_or_surface() {
         .unwrap();
     assert_eq!(delivered(&env).await, BTreeSet::from([1, 2]));
 
+    // A held request: the caller is stuck in the call until the delay is over.
+    env.proxy
+        .delay_requests(PUT_EVENTS, std::time::Duration::from_millis(800), Some(1));
+    let started = std::time::Instant::now();
+    let put = tokio::spawn({
+        let events = env.events.clone();
+        let entries = entries(&env.bus, &[serde_json::json!({"n": 3}).to_string()]);
+        async move { events.put_events().set_entries(Some(entries)).send().await }
+    });
+    while env.proxy.stats().target(PUT_EVENTS).delayed == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(!put.is_finished());
+    put.await.unwrap().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(800));
+    assert_eq!(delivered(&env).await, BTreeSet::from([3]));
+
     // Other operations pass through untouched.
     env.sqs
         .get_queue_attributes()
