@@ -179,14 +179,21 @@ fn main() -> ExitCode {
     rows.sort_by_key(|r| r.figure);
     println!();
     println!(
-        "== Summary{} (targets are informational; ratios are within this run)",
+        "== Summary{} (targets are informational; ratios are within this run) [{}]",
         if quick {
             " — BENCH_QUICK=1: short runs, rough figures"
         } else {
             ""
-        }
+        },
+        kx_events_bench::report::machine()
     );
-    print!("{}", table(&rows));
+    let rough = quick || !args.build.starts_with("release");
+    print!("{}", table(&rows, rough));
+    if rough {
+        println!(
+            "(verdicts in parentheses: quick mode or a non-release build; not figures to quote)"
+        );
+    }
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&rows).unwrap_or_default();
         if let Err(e) = std::fs::write(path, json) {

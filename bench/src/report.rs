@@ -94,17 +94,32 @@ impl Row {
     }
 }
 
+/// The machine's state, for the record: cores and 1/5/15-minute load averages. Absolute times
+/// drift with what else runs here; ratios within one run are what to compare.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into());
+    format!("{cores} cores, load average {load}")
+}
+
 /// Prints a section header for a figure: its title and how it is measured.
 pub fn section(figure: u8, title: &str, method: &str) {
     println!();
-    println!("== Figure {figure}: {title}");
+    println!("== Figure {figure}: {title}   [{}]", machine());
     for line in method.lines() {
         println!("   {line}");
     }
 }
 
-/// Renders rows as an aligned plain-text table (also valid Markdown).
-pub fn table(rows: &[Row]) -> String {
+/// Renders rows as an aligned plain-text table (also valid Markdown). With `rough` (quick mode,
+/// or a build that is not the release one), verdicts are shown in parentheses: the run only
+/// shows that the benchmarks work.
+pub fn table(rows: &[Row], rough: bool) -> String {
     let header = ["fig", "what", "measured", "target", "verdict"];
     let cells: Vec<[String; 5]> = rows
         .iter()
@@ -114,7 +129,10 @@ pub fn table(rows: &[Row]) -> String {
                 r.what.clone(),
                 r.measured.clone(),
                 r.target.clone(),
-                r.verdict.label().to_string(),
+                match (&r.verdict, rough) {
+                    (Verdict::Pass | Verdict::Miss, true) => format!("({})", r.verdict.label()),
+                    _ => r.verdict.label().to_string(),
+                },
             ]
         })
         .collect();
@@ -152,7 +170,7 @@ mod tests {
             Row::info(1, "COPY, batch 1000", "33,800 ev/s"),
             Row::error(3, "cold start", "boom"),
         ];
-        let t = table(&rows);
+        let t = table(&rows, false);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5);
         let width = lines[0].chars().count();

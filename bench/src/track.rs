@@ -76,14 +76,22 @@ pub fn duration_ns(ns: f64) -> String {
     }
 }
 
-/// The lines of the bench's own output that carry its non-time figures (allocations, SQS
-/// requests), as `(label, value)` pairs: lines of the form `kx-bench: <label>: <value>`.
+/// The figures the bench prints itself besides criterion's times (allocations per call, SQS
+/// requests per 1,000 events), as `(label, value)` pairs. Recognised lines: `kx-bench: <label>:
+/// <value>`, and any `<label>: <number…>` line whose label mentions allocations or requests.
 pub fn reported_figures(log: &str) -> Vec<(String, String)> {
     log.lines()
-        .filter_map(|l| l.trim().strip_prefix("kx-bench:"))
-        .filter_map(|rest| {
+        .filter_map(|line| {
+            let line = line.trim();
+            let tagged = line.strip_prefix("kx-bench:");
+            let rest = tagged.unwrap_or(line);
             let (label, value) = rest.rsplit_once(':')?;
-            Some((label.trim().to_string(), value.trim().to_string()))
+            let (label, value) = (label.trim(), value.trim());
+            let lower = label.to_lowercase();
+            let relevant = tagged.is_some()
+                || ((lower.contains("alloc") || lower.contains("request"))
+                    && value.starts_with(|c: char| c.is_ascii_digit()));
+            relevant.then(|| (label.to_string(), value.to_string()))
         })
         .collect()
 }
@@ -151,7 +159,7 @@ mod tests {
 
     #[test]
     fn reads_reported_figures() {
-        let log = "noise\nkx-bench: allocations per track! call: 3\n  kx-bench: SQS requests per 1,000 events: 100\n";
+        let log = "noise\ntrack/enqueue  time: [1.0 µs 1.1 µs 1.2 µs]\nkx-bench: allocations per track! call: 3\n  SQS requests per 1,000 events: 100\n";
         assert_eq!(
             reported_figures(log),
             vec![
