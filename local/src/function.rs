@@ -27,6 +27,9 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+/// At most this many captured lines are kept; beyond it the oldest half is dropped.
+pub const OUTPUT_CAP: usize = 100_000;
+
 /// How to start the function.
 #[derive(Debug, Clone)]
 pub struct FunctionConfig {
@@ -174,7 +177,8 @@ impl Function {
         }
     }
 
-    /// Every captured line so far (all processes since spawn, oldest first).
+    /// Every captured line so far (all processes since spawn, oldest first; the last
+    /// [`OUTPUT_CAP`] at most).
     pub fn output(&self) -> Vec<OutputLine> {
         self.output.lock().map(|o| o.clone()).unwrap_or_default()
     }
@@ -379,6 +383,9 @@ fn capture(
                 eprintln!("{prefix}{text}");
             }
             if let Ok(mut output) = output.lock() {
+                if output.len() >= OUTPUT_CAP {
+                    output.drain(..OUTPUT_CAP / 2);
+                }
                 output.push(OutputLine {
                     at: Instant::now(),
                     stream,

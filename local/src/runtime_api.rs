@@ -77,6 +77,10 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// 2000 ms when extensions are registered).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(2000);
 
+/// The timeline keeps at most this many entries; beyond it the oldest half is dropped (a
+/// long-running `kx-events-local run` must not grow without bound).
+pub const TIMELINE_CAP: usize = 100_000;
+
 /// Identity of the simulated function, returned to extensions on `register` and used for the
 /// invoked function ARN.
 #[derive(Debug, Clone)]
@@ -370,6 +374,9 @@ struct Current {
 impl State {
     fn record(&mut self, event: ProtocolEvent) {
         tracing::trace!(?event, "runtime API");
+        if self.timeline.len() >= TIMELINE_CAP {
+            self.timeline.drain(..TIMELINE_CAP / 2);
+        }
         self.timeline.push(TimelineEntry {
             at: Instant::now(),
             event,
@@ -692,7 +699,7 @@ impl RuntimeApi {
         shared.notify();
     }
 
-    /// Every protocol event so far, oldest first.
+    /// Every protocol event so far, oldest first (the last [`TIMELINE_CAP`] at most).
     pub fn timeline(&self) -> Vec<TimelineEntry> {
         self.inner.shared.lock().timeline.clone()
     }
