@@ -188,3 +188,57 @@ impl Bus {
         (ok, bad)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map};
+
+    fn bus() -> Bus {
+        let conf = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+            .build();
+        Bus::new(
+            aws_sdk_eventbridge::Client::from_conf(conf),
+            "kx-events",
+            kx_events::DEFAULT_EVENT_SOURCE,
+        )
+    }
+
+    fn entries(n: usize, metadata_bytes: usize) -> Vec<(Uuid, BusEntry)> {
+        (0..n)
+            .map(|_| {
+                let mut e = TrackedEvent::new("c", "order", "order_created");
+                let mut m = Map::new();
+                m.insert("blob".into(), json!("x".repeat(metadata_bytes)));
+                e.metadata = Some(m);
+                (e.event_id, e.bus_entry(kx_events::DEFAULT_EVENT_SOURCE))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_hold_at_most_ten_entries() {
+        let b = bus();
+        let all = entries(25, 10);
+        let sizes: Vec<usize> = b.chunks(&all).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [10, 10, 5]);
+    }
+
+    #[test]
+    fn chunks_stay_under_the_request_limit() {
+        let b = bus();
+        // Events at the contract's metadata cap: three fit in 256 KB, four do not.
+        let all = entries(7, kx_events::MAX_METADATA_BYTES - 20);
+        let chunks = b.chunks(&all);
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [3, 3, 1]
+        );
+        for c in chunks {
+            let bytes: usize = c.iter().map(|(_, e)| e.size(b.name())).sum();
+            assert!(bytes <= MAX_PUT_BYTES, "{bytes}");
+        }
+    }
+}

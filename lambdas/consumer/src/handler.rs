@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use kx_events::{TrackedEvent, ON_BUS_ATTRIBUTE};
 use tokio::time::Instant;
-use tracing::{error, info, info_span, warn};
+use tracing::{debug, error, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::bus::Bus;
@@ -180,12 +180,16 @@ impl Consumer {
                 .ok_or(HandlerError::NoMessageId(i))?;
             let body = record.body.clone().unwrap_or_default();
             match TrackedEvent::from_json(body.as_bytes()) {
-                Ok(event) => valid.push(Valid {
-                    receive_count: receive_count(record),
-                    on_bus: on_bus(record),
-                    message_id,
-                    event,
-                }),
+                Ok(event) => {
+                    let _span = info_span!("sqs_message", message_id = %message_id).entered();
+                    debug!(event_id = %event.event_id, receive_count = receive_count(record), on_bus = on_bus(record), "record decoded");
+                    valid.push(Valid {
+                        receive_count: receive_count(record),
+                        on_bus: on_bus(record),
+                        message_id,
+                        event,
+                    })
+                }
                 Err(error) => {
                     let _span = info_span!("sqs_message", message_id = %message_id).entered();
                     warn!(field = error.field(), rule = error.rule().as_str(), reason = %error, "record can never be valid; sending it to the dead-letter queue");
