@@ -326,3 +326,50 @@ async fn two_consumers_on_the_same_duplicate_batch_put_each_event_once() {
         "one bus event per event"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_statement_timeout_fails_the_batch_and_the_redelivery_stores_it() {
+    let h = Harness::new().await;
+    let settings = h.consumer.store().settings();
+    h.consumer
+        .store()
+        .reconfigure(DbSettings {
+            statement_timeout: Duration::from_millis(500),
+            ..settings.clone()
+        })
+        .unwrap();
+    // Another session holds the table locked: the consumer's statement waits, then times out.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let lock_settings = h.db.settings.clone();
+    let holder = std::thread::spawn(move || {
+        let mut c = postgres::Config::new();
+        c.host(&lock_settings.host)
+            .port(lock_settings.port)
+            .user(&lock_settings.user)
+            .password(&lock_settings.password)
+            .dbname(&lock_settings.dbname);
+        let mut client = c.connect(postgres::NoTls).unwrap();
+        let mut tx = client.transaction().unwrap();
+        tx.batch_execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        tx.commit().unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let events = bodies(2);
+    let records: Vec<_> = events
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    let failed = h.handle(records.clone()).await;
+    assert_eq!(failed.len(), 2, "both records retried");
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(h.db.count_events("").await, 0);
+
+    h.consumer.store().reconfigure(settings).unwrap();
+    assert!(h.handle(records).await.is_empty());
+    assert_eq!(ids_on_bus(&h.bus_events().await), sorted_ids(&events));
+}
