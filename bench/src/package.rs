@@ -30,12 +30,16 @@ pub fn run(zip: &Path, how: &str) -> BenchResult<Vec<Row>> {
         .and_then(|t| t.elapsed().ok())
         .map(|age| format!(", built {} min ago", age.as_secs() / 60))
         .unwrap_or_default();
-    let unpacked = zip
-        .parent()
-        .map(|d| d.join("bootstrap"))
-        .and_then(|b| std::fs::metadata(b).ok())
-        .map(|m| format!(", bootstrap {} unpacked", megabytes(m.len())))
-        .unwrap_or_default();
+    let bytes_read = std::fs::read(zip).context(format!("reading {}", zip.display()))?;
+    let entries = zip_entries(&bytes_read)?;
+    if !entries.iter().any(|(name, _)| name == "bootstrap") {
+        return Err(format!(
+            "{} has no `bootstrap` entry: {entries:?}",
+            zip.display()
+        ));
+    }
+    let unpacked: u64 = entries.iter().map(|(_, size)| size).sum();
+    let unpacked = format!(", {} unpacked", megabytes(unpacked));
     println!(
         "   zip {} ({bytes} bytes){unpacked}{modified}",
         megabytes(bytes)
@@ -47,4 +51,42 @@ pub fn run(zip: &Path, how: &str) -> BenchResult<Vec<Row>> {
         "≤ 2.5 MB",
         bytes <= TARGET_BYTES,
     )])
+}
+
+/// The entries of a zip archive (name, uncompressed size), from its central directory.
+pub fn zip_entries(zip: &[u8]) -> BenchResult<Vec<(String, u64)>> {
+    let u16_at = |at: usize| -> BenchResult<usize> {
+        zip.get(at..at + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            .ok_or_else(|| "truncated zip".to_string())
+    };
+    let u32_at = |at: usize| -> BenchResult<u64> {
+        zip.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64)
+            .ok_or_else(|| "truncated zip".to_string())
+    };
+    // End of central directory: signature PK\x05\x06, within the last 64 KiB + 22 bytes.
+    let eocd = (0..zip.len().saturating_sub(21))
+        .rev()
+        .take(65_557)
+        .find(|&i| zip[i..].starts_with(b"PK\x05\x06"))
+        .ok_or("not a zip file (no end of central directory)")?;
+    let count = u16_at(eocd + 10)?;
+    let mut at = u32_at(eocd + 16)? as usize;
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        if !zip.get(at..).is_some_and(|r| r.starts_with(b"PK\x01\x02")) {
+            return Err("corrupt zip central directory".into());
+        }
+        let size = u32_at(at + 24)?;
+        let (name_len, extra_len, comment_len) =
+            (u16_at(at + 28)?, u16_at(at + 30)?, u16_at(at + 32)?);
+        let name = zip
+            .get(at + 46..at + 46 + name_len)
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .ok_or("truncated zip")?;
+        entries.push((name, size));
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Ok(entries)
 }
