@@ -6,6 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use lambda_extension::NextEvent;
 
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tower::Layer;
@@ -17,7 +20,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::builder::EventBuilder;
 use crate::context::{Ids, TrackingContext};
-use crate::publisher::{flush, global};
+use crate::publisher::{flush_before, global};
 
 type BoxError = lambda_runtime::Error;
 
@@ -115,11 +118,15 @@ where
 /// extension that delivers tracked events before the sandbox freezes.
 ///
 /// The extension (the pattern of aws-lambda-rust-runtime's `extension-internal-flush` example)
-/// receives each `INVOKE`, waits until the runtime has **posted the response**, then calls
-/// [`flush`]; only then does it ask Lambda for the next event, so the function's latency never
-/// includes the send and no event waits in a frozen sandbox. Lambda gives internal extensions no
-/// `SHUTDOWN` event: on `SIGTERM` (sent at shutdown when an extension is registered) whatever is
-/// still queued — events tracked outside an invocation — is flushed before the process exits.
+/// receives each `INVOKE`, waits until the runtime has **posted the response**, then flushes;
+/// only then does it ask Lambda for the next event, so the function's latency never includes the
+/// send and no event waits in a frozen sandbox. Events are held until that flush (see
+/// [`Publisher::hold_until_flush`](crate::Publisher::hold_until_flush)), so no send competes with
+/// the handler. The flush stops shortly before the invocation's deadline: whatever is not sent
+/// by then is logged at error level with its JSON, and the invocation does not time out because
+/// of a send. Lambda gives internal extensions no `SHUTDOWN` event: on `SIGTERM` (sent at
+/// shutdown when an extension is registered) whatever is still queued — events tracked outside
+/// an invocation — is flushed, bounded, before the process exits.
 ///
 /// ```no_run
 /// use kx_events::track;
@@ -159,9 +166,17 @@ where
         // Internal extensions can only register for INVOKE.
         .with_events(&["INVOKE"])
         .with_events_processor(lambda_extension::service_fn(
-            move |_: lambda_extension::LambdaEvent| {
+            move |event: lambda_extension::LambdaEvent| {
                 let done_rx = done_rx.clone();
                 async move {
+                    let deadline = match &event.next {
+                        NextEvent::Invoke(invoke) => flush_deadline(invoke.deadline_ms),
+                        // Internal extensions get no SHUTDOWN; if one comes, deliver what is left.
+                        NextEvent::Shutdown(_) => {
+                            flush_before(Instant::now() + SHUTDOWN_FLUSH).await;
+                            return Ok(());
+                        }
+                    };
                     // Wait for the runtime to post this invocation's response, then deliver.
                     done_rx
                         .lock()
@@ -169,7 +184,7 @@ where
                         .recv()
                         .await
                         .ok_or("kx-events: the runtime stopped")?;
-                    flush().await;
+                    flush_before(deadline).await;
                     Ok::<(), BoxError>(())
                 }
             },
@@ -187,14 +202,30 @@ where
     Ok(())
 }
 
-/// On SIGTERM, delivers what is still queued and exits.
+/// How long before the invocation's deadline the flush gives up (and logs what is left), so
+/// that the invocation itself never times out because of a send.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+
+/// How long a flush may take at shutdown (Lambda allows 500 ms to 2 s after SIGTERM).
+const SHUTDOWN_FLUSH: Duration = Duration::from_millis(400);
+
+/// The instant to stop flushing for an invocation whose deadline is `deadline_ms` (Unix ms).
+fn flush_deadline(deadline_ms: u64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+}
+
+/// On SIGTERM, delivers what is still queued (bounded) and exits.
 fn spawn_shutdown_flush() {
     #[cfg(unix)]
     tokio::spawn(async {
         use tokio::signal::unix::{signal, SignalKind};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
             if term.recv().await.is_some() {
-                flush().await;
+                flush_before(Instant::now() + SHUTDOWN_FLUSH).await;
                 std::process::exit(0);
             }
         }

@@ -75,7 +75,9 @@ pub use contract::{
     ON_BUS_ATTRIBUTE,
 };
 pub use lambda::{run, track_on_ok, TrackOnOk, TrackOnOkFuture};
-pub use publisher::{flush, global, init, publish_event, AlreadyInitialized, Publisher, Tracked};
+pub use publisher::{
+    flush, flush_before, global, init, publish_event, AlreadyInitialized, Publisher, Tracked,
+};
 
 /// What the macros expand to. Not a public API.
 #[doc(hidden)]

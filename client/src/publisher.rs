@@ -148,6 +148,16 @@ impl Publisher {
         }
     }
 
+    /// Like [`Publisher::flush`], but bounded: at `deadline`, every event not sent yet is given
+    /// up on and logged (at error level, with its JSON). Returns `true` when everything was sent
+    /// (or given up on after its last retry) before the deadline.
+    pub async fn flush_before(&self, deadline: std::time::Instant) -> bool {
+        match &self.inner.sender {
+            Some(sender) => sender.flush_before(deadline).await,
+            None => true,
+        }
+    }
+
     /// Holds events until the next [`Publisher::flush`] instead of sending them as they come,
     /// so that no send competes with the handler for CPU or network. [`run`](crate::run) turns
     /// it on for the global publisher: it flushes after each response.
@@ -223,5 +233,24 @@ pub fn publish_event(event: TrackedEvent) -> Tracked {
 pub async fn flush() {
     if let Some(p) = GLOBAL.get() {
         p.flush().await;
+    }
+}
+
+/// [`flush`], bounded: at `deadline`, every event not sent yet is given up on and logged at
+/// error level with its JSON, so that nothing is lost silently when the process must stop (see
+/// [`Publisher::flush_before`]). [`run`](crate::run) uses it with the invocation's deadline.
+///
+/// ```no_run
+/// use std::time::{Duration, Instant};
+///
+/// # async fn demo() {
+/// let all_sent = kx_events::flush_before(Instant::now() + Duration::from_secs(2)).await;
+/// # let _ = all_sent;
+/// # }
+/// ```
+pub async fn flush_before(deadline: std::time::Instant) -> bool {
+    match GLOBAL.get() {
+        Some(p) => p.flush_before(deadline).await,
+        None => true,
     }
 }

@@ -104,3 +104,8 @@ pub(crate) fn retrying(what: &str, events: usize, error: &dyn Display) {
 pub(crate) fn bus_put_failed(event_id: &Uuid, error: &dyn Display) {
     tracing::warn!(target: TARGET, event_id = %event_id, error = %error, "direct PutEvents failed: the event goes to the queue unmarked and the consumer publishes it");
 }
+
+/// An event reported lost (at a flush deadline) reached the queue after all.
+pub(crate) fn delivered_after_all(event_id: &Uuid) {
+    tracing::warn!(target: TARGET, event_id = %event_id, "an event reported as not delivered reached the queue after all (the consumer deduplicates on eventId)");
+}

@@ -25,23 +25,59 @@ use crate::report;
 /// The request size limit of `SendMessageBatch` and of `PutEvents` (256 KiB).
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
-/// The publisher's side of the sender: a bounded queue of events, an unbounded line for flush
-/// requests, and the switch to hold events until a flush (under Lambda).
+/// The publisher's side of the sender: a bounded queue of events, an unbounded control line
+/// (flush requests), and the switch to hold events until a flush (under Lambda).
 #[derive(Debug)]
 pub(crate) struct Handle {
     pub(crate) events: mpsc::Sender<Box<TrackedEvent>>,
-    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    control: mpsc::UnboundedSender<Control>,
     hold_until_flush: Arc<AtomicBool>,
+}
+
+enum Control {
+    /// Answer once every event queued before the request is sent or given up on.
+    Flush(oneshot::Sender<()>),
+    /// Give up on every event not yet sent, logging each with `reason`, then answer.
+    Abandon(String, oneshot::Sender<()>),
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Control::Flush(_) => "Flush",
+            Control::Abandon(..) => "Abandon",
+        })
+    }
 }
 
 impl Handle {
     /// Waits until every event queued before the call is sent or given up on.
     pub(crate) async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.flushes.send(done).is_ok() {
+        if self.control.send(Control::Flush(done)).is_ok() {
             // An error means the sender is gone, so nothing is pending any more.
             let _ = wait.await;
         }
+    }
+
+    /// Like [`Handle::flush`], but at `deadline` gives up on (and logs) whatever is not sent
+    /// yet. `true` when everything was sent or given up on in time.
+    pub(crate) async fn flush_before(&self, deadline: std::time::Instant) -> bool {
+        let (done, wait) = oneshot::channel();
+        if self.control.send(Control::Flush(done)).is_err() {
+            return true;
+        }
+        let deadline = Instant::from_std(deadline);
+        if tokio::time::timeout_at(deadline, wait).await.is_ok() {
+            return true;
+        }
+        let (done, wait) = oneshot::channel();
+        let reason = "not sent before the flush deadline (e.g. the Lambda invocation's): given up"
+            .to_string();
+        if self.control.send(Control::Abandon(reason, done)).is_ok() {
+            let _ = wait.await;
+        }
+        false
     }
 
     /// From now on, send only when flushed (see [`crate::run`]).
@@ -53,7 +89,7 @@ impl Handle {
 /// Starts the sender thread; `None` (after logging) when the thread cannot be started.
 pub(crate) fn spawn(config: Config, queue_url: String) -> Option<Handle> {
     let (tx, rx) = mpsc::channel(config.queue_capacity);
-    let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
     let hold = Arc::new(AtomicBool::new(false));
     let hold_in_sender = hold.clone();
     let started = std::thread::Builder::new()
@@ -73,14 +109,14 @@ pub(crate) fn spawn(config: Config, queue_url: String) -> Option<Handle> {
             rt.block_on(async move {
                 let clients = Clients::load(&config).await;
                 Sender::new(config, queue_url, clients, hold_in_sender)
-                    .run(rx, flush_rx)
+                    .run(rx, control_rx)
                     .await;
             });
         });
     match started {
         Ok(_) => Some(Handle {
             events: tx,
-            flushes: flush_tx,
+            control: control_tx,
             hold_until_flush: hold,
         }),
         Err(e) => {
@@ -144,9 +180,9 @@ impl Clients {
 struct Item {
     /// Arrival order, for [`Sender::answer_flushes`].
     seq: u64,
-    event: Box<TrackedEvent>,
+    event: Arc<TrackedEvent>,
     /// The wire JSON, built once.
-    body: String,
+    body: Arc<str>,
     /// Failed sends so far.
     failures: u32,
     /// The direct bus put was tried (whatever its outcome).
@@ -182,6 +218,10 @@ struct Sender {
     next_seq: u64,
     /// Under Lambda: send only while a flush is pending, after the response.
     hold_until_flush: Arc<AtomicBool>,
+    /// The events of the round in flight: (seq, event, body).
+    in_flight: Vec<(u64, Arc<TrackedEvent>, Arc<str>)>,
+    /// In-flight events already reported lost by an abandon: their outcome is not theirs any more.
+    abandoned: std::collections::HashSet<u64>,
 }
 
 enum Outcome {
@@ -205,14 +245,16 @@ impl Sender {
             backing_off: Vec::new(),
             flushes: Vec::new(),
             next_seq: 0,
+            in_flight: Vec::new(),
+            abandoned: Default::default(),
         }
     }
 
     fn accept(&mut self, event: Box<TrackedEvent>) {
-        let body = event.to_json();
+        let body: Arc<str> = event.to_json().into();
         self.ready.push_back(Item {
             seq: self.next_seq,
-            event,
+            event: Arc::from(event),
             body,
             failures: 0,
             bus_tried: false,
@@ -243,6 +285,7 @@ impl Sender {
             .iter()
             .chain(&self.backing_off)
             .map(|i| i.seq)
+            .chain(self.in_flight.iter().map(|(seq, ..)| *seq))
             .min()
             .unwrap_or(u64::MAX);
         let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.flushes)
@@ -257,11 +300,14 @@ impl Sender {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Box<TrackedEvent>>,
-        mut flush_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+        mut control_rx: mpsc::UnboundedReceiver<Control>,
     ) {
         let round_max = self.config.batch_size * self.config.max_in_flight;
         // The publisher is gone: send what is left, then stop.
         let mut closed = false;
+        // One round in flight at a time (its requests run concurrently); the loop stays free to
+        // take flush and abandon requests meanwhile.
+        let mut round: Option<tokio::task::JoinHandle<Vec<(Item, Outcome)>>> = None;
         loop {
             let now = Instant::now();
             if !self.backing_off.is_empty() {
@@ -274,7 +320,7 @@ impl Sender {
             self.answer_flushes();
             let hold = self.hold_until_flush.load(Ordering::Acquire);
             let may_send = !hold || !self.flushes.is_empty() || closed;
-            if may_send && !self.ready.is_empty() {
+            if round.is_none() && may_send && !self.ready.is_empty() {
                 if !hold {
                     // Take what is already waiting, up to one round, without waiting for more.
                     while !closed && self.ready.len() < round_max {
@@ -286,11 +332,15 @@ impl Sender {
                     }
                 }
                 let n = self.ready.len().min(round_max);
-                let round: Vec<Item> = self.ready.drain(..n).collect();
-                self.send_round(round).await;
+                let items: Vec<Item> = self.ready.drain(..n).collect();
+                self.in_flight = items
+                    .iter()
+                    .map(|i| (i.seq, i.event.clone(), i.body.clone()))
+                    .collect();
+                round = Some(tokio::spawn(send_round(self.round_context(), items)));
                 continue;
             }
-            if closed && self.ready.is_empty() && self.backing_off.is_empty() {
+            if closed && round.is_none() && self.ready.is_empty() && self.backing_off.is_empty() {
                 break;
             }
             let next_retry = self
@@ -298,20 +348,39 @@ impl Sender {
                 .iter()
                 .map(|i| i.ready_at)
                 .min()
-                .filter(|_| may_send);
+                .filter(|_| may_send && round.is_none());
             tokio::select! {
                 event = rx.recv(), if !hold && !closed => match event {
                     Some(event) => self.accept(event),
                     None => closed = true,
                 },
-                request = flush_rx.recv(), if !closed => match request {
-                    Some(done) => {
+                request = control_rx.recv(), if !closed => match request {
+                    Some(Control::Flush(done)) => {
                         self.drain(&mut rx, &mut closed);
                         self.flushes.push((self.next_seq, done));
+                    }
+                    Some(Control::Abandon(reason, done)) => {
+                        self.drain(&mut rx, &mut closed);
+                        self.abandon(&reason);
+                        let _ = done.send(());
                     }
                     None => {
                         closed = true;
                         self.drain(&mut rx, &mut closed);
+                    }
+                },
+                results = async {
+                    match round.as_mut() {
+                        Some(task) => task.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    round = None;
+                    self.in_flight.clear();
+                    match results {
+                        Ok(results) => self.settle(results),
+                        // A send task panicked (the SDK does not): its events' fate is unknown.
+                        Err(e) => tracing::error!(target: "kx_events", error = %e, "a send task failed"),
                     }
                 },
                 _ = tokio::time::sleep_until(next_retry.unwrap_or(now)), if next_retry.is_some() => {}
@@ -323,40 +392,55 @@ impl Sender {
         self.answer_flushes();
     }
 
-    /// Puts the round's new events on the bus (when configured), then sends all of it to SQS.
-    async fn send_round(&mut self, mut round: Vec<Item>) {
-        if let (Some(bus), Some(bus_name)) = (&self.clients.bus, &self.config.event_bus_name) {
-            put_on_bus(bus, bus_name, &self.config.event_source, &mut round).await;
+    fn round_context(&self) -> Arc<RoundContext> {
+        Arc::new(RoundContext {
+            sqs: self.clients.sqs.clone(),
+            bus: self
+                .clients
+                .bus
+                .clone()
+                .zip(self.config.event_bus_name.clone()),
+            source: self.config.event_source.clone(),
+            queue_url: self.queue_url.clone(),
+            batch_size: self.config.batch_size,
+        })
+    }
+
+    /// Gives up on every event not sent yet, logging each once with its JSON, and answers every
+    /// flush. Events of the round in flight may still arrive; that is logged too.
+    fn abandon(&mut self, reason: &str) {
+        for item in self.ready.drain(..).chain(self.backing_off.drain(..)) {
+            report::lost(&item.event, &reason, Some(&item.body));
         }
-        let mut tasks = JoinSet::new();
-        for batch in batches(round, self.config.batch_size) {
-            let sqs = self.clients.sqs.clone();
-            let url = self.queue_url.clone();
-            tasks.spawn(async move {
-                let outcomes = send_batch(&sqs, &url, &batch).await;
-                (batch, outcomes)
-            });
+        for (seq, event, body) in &self.in_flight {
+            if self.abandoned.insert(*seq) {
+                report::lost(event, &reason, Some(body));
+            }
         }
-        while let Some(joined) = tasks.join_next().await {
-            let Ok((batch, outcomes)) = joined else {
-                // A panicking send task loses its events' outcome; the SDK does not panic.
+        for (_, done) in self.flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+
+    /// Takes a round's outcomes: failed events are scheduled again or given up on.
+    fn settle(&mut self, results: Vec<(Item, Outcome)>) {
+        let mut retried: Option<(usize, String)> = None;
+        for (item, outcome) in results {
+            if self.abandoned.remove(&item.seq) {
+                if let Outcome::Sent = outcome {
+                    report::delivered_after_all(&item.event.event_id);
+                }
                 continue;
-            };
-            let mut failed_request: Option<(usize, String)> = None;
-            for (item, outcome) in batch.into_iter().zip(outcomes) {
-                match outcome {
-                    Outcome::Sent => {}
-                    Outcome::Failed(why) => {
-                        let entry = failed_request.get_or_insert((0, why.clone()));
-                        if self.failed(item, why) {
-                            entry.0 += 1;
-                        }
-                    }
+            }
+            if let Outcome::Failed(why) = outcome {
+                let entry = retried.get_or_insert((0, why.clone()));
+                if self.failed(item, why) {
+                    entry.0 += 1;
                 }
             }
-            if let Some((count, why)) = failed_request.filter(|(count, _)| *count > 0) {
-                report::retrying("SendMessageBatch", count, &why);
-            }
+        }
+        if let Some((count, why)) = retried.filter(|(count, _)| *count > 0) {
+            report::retrying("SendMessageBatch", count, &why);
         }
     }
 
@@ -375,6 +459,39 @@ impl Sender {
         self.backing_off.push(item);
         true
     }
+}
+
+/// What a round needs, shared with its task.
+struct RoundContext {
+    sqs: Sqs,
+    /// The client and the bus name, when events are also put on the bus.
+    bus: Option<(EventBridge, String)>,
+    source: String,
+    queue_url: String,
+    batch_size: usize,
+}
+
+/// Puts the round's new events on the bus (when configured), then sends all of it to SQS, the
+/// batches concurrently. Returns every item with its outcome.
+async fn send_round(ctx: Arc<RoundContext>, mut round: Vec<Item>) -> Vec<(Item, Outcome)> {
+    if let Some((bus, bus_name)) = &ctx.bus {
+        put_on_bus(bus, bus_name, &ctx.source, &mut round).await;
+    }
+    let mut tasks = JoinSet::new();
+    for batch in batches(round, ctx.batch_size) {
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let outcomes = send_batch(&ctx.sqs, &ctx.queue_url, &batch).await;
+            batch.into_iter().zip(outcomes).collect::<Vec<_>>()
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(results) = joined {
+            out.extend(results);
+        }
+    }
+    out
 }
 
 /// Splits a round into `SendMessageBatch` calls of at most `size` entries and 256 KiB.
@@ -404,7 +521,7 @@ async fn send_batch(sqs: &Sqs, queue_url: &str, batch: &[Item]) -> Vec<Outcome> 
         .map(|(i, item)| {
             let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
-                .message_body(&item.body);
+                .message_body(&*item.body);
             if item.on_bus {
                 entry = entry.message_attributes(
                     ON_BUS_ATTRIBUTE,

@@ -421,3 +421,54 @@ async fn when_the_direct_put_fails_the_message_goes_unmarked() {
         "{lines:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_flush_gives_up_at_its_deadline_and_logs_every_event() {
+    common::capture_logs();
+    // An endpoint that accepts connections and never answers: no send can finish.
+    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = blackhole.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = blackhole.accept().await {
+            held.push(conn);
+        }
+    });
+    let sdk = common::sdk().await;
+    let publisher = Publisher::new(
+        Config::default()
+            .with_queue_url(format!("http://{addr}/000000000000/held"))
+            .with_sdk_config(
+                sdk.into_builder()
+                    .endpoint_url(format!("http://{addr}"))
+                    .build(),
+            ),
+    );
+    publisher.hold_until_flush();
+    let events: Vec<TrackedEvent> = (0..25)
+        .map(|_| TrackedEvent::new("client_123", "order", "order_created"))
+        .collect();
+    for e in &events {
+        assert!(publisher.publish(e.clone()).is_queued());
+    }
+    let all_sent = publisher
+        .flush_before(std::time::Instant::now() + Duration::from_millis(500))
+        .await;
+    assert!(!all_sent);
+    for e in &events {
+        let lines = common::logs_for(&e.event_id);
+        let lost: Vec<&Value> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+        assert_eq!(lost.len(), 1, "{lines:#?}");
+        assert_eq!(lost[0]["fields"]["event"], e.to_json().as_str());
+        assert!(lost[0]["fields"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("deadline"));
+    }
+    // Nothing is left to wait for.
+    assert!(
+        publisher
+            .flush_before(std::time::Instant::now() + Duration::from_secs(5))
+            .await
+    );
+}

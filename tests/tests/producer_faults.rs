@@ -148,10 +148,9 @@ async fn the_give_up_path_logs_every_id_with_its_json() {
             .starts_with("gave up after 3 attempts"));
     }
     assert!(common::take_all(&sqs, &url).await.is_empty());
-    // Three attempts of every batch (21 events: at least 3 batches), nothing more.
+    // Every request failed; three attempts of 21 events, at most 10 per request: at least 9.
     let stats = proxy.stats().target(SEND_MESSAGE_BATCH);
     assert_eq!(stats.failed_requests, stats.requests);
-    assert_eq!(stats.requests % 3, 0, "{stats:?}");
     assert!(stats.requests >= 9, "{stats:?}");
 }
 
