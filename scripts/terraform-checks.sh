@@ -188,7 +188,7 @@ example_vars() { # example
   printf '%s\n' "${vars[@]}"
 }
 
-cleanup() {
+destroy_pending() {
   local example
   for example in "${pending_destroy[@]}"; do
     [ -n "$example" ] || continue
@@ -197,6 +197,10 @@ cleanup() {
     example_tf "$example" destroy -auto-approve -input=false -state="$state_root/$run_id/$example/terraform.tfstate" "${vars[@]}" >"$state_root/$run_id/$example/cleanup.log" 2>&1 \
       || log "cleanup of $example failed: see $state_root/$run_id/$example/cleanup.log"
   done
+}
+
+cleanup() {
+  destroy_pending
   stop_private_moto
 }
 
@@ -449,10 +453,21 @@ cmd_apply_moto() {
 
   local examples=("$@")
   [ ${#examples[@]} -gt 0 ] || examples=(complete local)
-  local example
+  # The examples have distinct prefixes, state and data dirs: they run side by side (most of an
+  # apply is the provider waiting on RDS and SQS). Each destroys its own resources on failure.
+  local example pids=() failed=()
   for example in "${examples[@]}"; do
-    apply_example "$example"
+    mkdir -p "$state_root/$run_id/$example"
+    ( trap destroy_pending EXIT; apply_example "$example" ) >"$state_root/$run_id/$example/run.log" 2>&1 &
+    pids+=($!)
+    log "$example: running (log $state_root/$run_id/$example/run.log)"
   done
+  local i
+  for i in "${!examples[@]}"; do
+    if ! wait "${pids[$i]}"; then failed+=("${examples[$i]}"); fi
+    cat "$state_root/$run_id/${examples[$i]}/run.log" >&2
+  done
+  [ ${#failed[@]} -eq 0 ] || die "apply-moto failed for: ${failed[*]}"
   log "apply-moto ok in $(( $(now) - t0 )) s: $(tr '\n' ';' <"$state_root/$run_id/timings")"
 }
 
