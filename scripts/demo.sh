@@ -60,7 +60,7 @@ stop_moto_if_ours() {
   rm -f "$moto_marker"
 }
 
-psql_admin() { psql "$KX_TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
+psql_admin() { PGOPTIONS='-c client_min_messages=warning' psql "$KX_TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
 
 down() {
   stop_runner
@@ -100,7 +100,7 @@ if [ "$(cat "$state/moto.identity" 2>/dev/null)" != "$(moto_identity)" ]; then
   moto_identity >"$state/moto.identity"
 fi
 
-step "Building the consumer (bootstrap), the local runner and the demo producer"
+step "Building the consumer (bootstrap), the local runner and the demo producer (a first build takes minutes)"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 bin="$CARGO_TARGET_DIR/debug"
 cargo build --quiet -p kx-events-consumer --bin bootstrap -p kx-events-local --bin kx-events-local \
@@ -206,7 +206,7 @@ set +e
 "$bin/kx-events-demo" report --manifest "$state/manifest.json" \
   --database-url "postgres://$KX_PG_USER:$KX_PG_PASSWORD@$KX_PG_HOST:$KX_PG_PORT/$db_name" \
   --subscriber-queue-url "$tf_subscriber_queue_url" --dead-letter-queue-url "$tf_dead_letter_queue_url" \
-  --events-queue-url "$tf_queue_url" \
+  --events-queue-url "$tf_queue_url" --runner-log "$state/runner.log" \
   --timeout-s "${KX_DEMO_TIMEOUT_S:-120}" | tee "$state/report.txt"
 status=${PIPESTATUS[0]}
 set -e
@@ -214,12 +214,17 @@ set -e
 step "Stopping what the demo started"
 stop_runner
 note "the runner and its bootstrap: stopped (their log: $state/runner.log)"
-summaries=$(grep -c '"summary"\|invocation' "$state/runner.log" 2>/dev/null || true)
-[ -n "$summaries" ] && note "runner log lines about invocations: $summaries"
+stats=$(grep -E '^kx-events-local: ' "$state/runner.log" | tail -1 || true)
+[ -n "$stats" ] && note "runner counters: ${stats#kx-events-local: }"
 if [ "${KX_DEMO_KEEP:-0}" = 1 ]; then
   note "KX_DEMO_KEEP=1: moto and its resources stay up; make demo-down stops them"
 else
-  if [ -f "$moto_marker" ]; then note "moto server: stopped (the demo started it)"; fi
+  if [ -f "$moto_marker" ]; then
+    note "moto server: stopped (the demo started it; its resources went with it)"
+  else
+    note "moto server: left running (it was up before the demo); the demo's resources stay in it for a"
+    note "faster re-run (terraform state in $state)"
+  fi
   stop_moto_if_ours
 fi
 note "database $db_name kept for a look: psql \"postgres://$KX_PG_USER:$KX_PG_PASSWORD@$KX_PG_HOST:$KX_PG_PORT/$db_name\" -c 'table events'"

@@ -5,7 +5,8 @@
 //!     Tracks the story with kx-events (EVENTS_QUEUE_URL and the AWS SDK's environment), sends one
 //!     duplicate delivery and one poison message with the raw SDK, writes what it sent to FILE.
 //! kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL
-//!                       --dead-letter-queue-url URL [--events-queue-url URL] [--timeout-s N]
+//!                       --dead-letter-queue-url URL [--events-queue-url URL]
+//!                       [--runner-log FILE] [--timeout-s N]
 //!     Waits (at most N seconds, default 120) until the pipeline has handled everything (every
 //!     valid event at the subscriber, the poison in the DLQ, the events queue empty), then
 //!     prints the summary. Exits 0 only when every event is accounted for.
@@ -26,7 +27,7 @@ use kx_events_demo::story::{self, Manifest, SentEvent, SentPoison, Story};
 
 const USAGE: &str = "usage:
   kx-events-demo produce --manifest FILE
-  kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL --dead-letter-queue-url URL [--events-queue-url URL] [--timeout-s N]";
+  kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL --dead-letter-queue-url URL [--events-queue-url URL] [--runner-log FILE] [--timeout-s N]";
 
 fn say(line: impl AsRef<str>) {
     println!("[demo] {}", line.as_ref());
@@ -236,15 +237,54 @@ async fn report(opts: &HashMap<String, String>) -> Result<bool, Error> {
     }
     let output = collector.finish(Duration::from_secs(2), false).await?;
     let accounting = Accounting::compute(&input, &output);
-    print_summary(&manifest, &output, &accounting, &sources);
+    print_summary(
+        &manifest,
+        &output,
+        &accounting,
+        &sources,
+        opts.get("runner-log"),
+    );
     Ok(accounting.ok())
+}
+
+/// The consumer's own summary lines (`"message":"batch done"`, one per invocation) from the
+/// runner's log, where the function's output is echoed with a `[bootstrap] ` prefix.
+fn invocation_summaries(log: &str) -> Vec<String> {
+    const KEYS: [&str; 7] = [
+        "received",
+        "stored",
+        "duplicates",
+        "published",
+        "swept",
+        "dlq",
+        "retried",
+    ];
+    log.lines()
+        .filter_map(|line| {
+            let json = line.strip_prefix("[bootstrap] ")?;
+            let v: serde_json::Value = serde_json::from_str(json).ok()?;
+            let fields = v.get("fields")?;
+            (fields.get("message")?.as_str()? == "batch done").then(|| {
+                KEYS.iter()
+                    .map(|k| format!("{k} {}", fields.get(*k).cloned().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            })
+        })
+        .collect()
 }
 
 fn short(id: Uuid) -> String {
     id.to_string()[..8].to_string()
 }
 
-fn print_summary(manifest: &Manifest, output: &Output, acc: &Accounting, sources: &Sources) {
+fn print_summary(
+    manifest: &Manifest,
+    output: &Output,
+    acc: &Accounting,
+    sources: &Sources,
+    runner_log: Option<&String>,
+) {
     let label = |id: Uuid| manifest.label_of(id).unwrap_or("?").to_string();
     println!();
     println!("==================== kx-events demo: summary ====================");
@@ -270,11 +310,17 @@ fn print_summary(manifest: &Manifest, output: &Output, acc: &Accounting, sources
         println!("          1 poison message: {}", p.label);
     }
 
-    let ours: Vec<&Row> = output
+    let mut ours: Vec<&Row> = output
         .rows
         .iter()
         .filter(|r| manifest.label_of(r.event_id).is_some())
         .collect();
+    ours.sort_by_key(|r| {
+        manifest
+            .events
+            .iter()
+            .position(|e| e.event_id == r.event_id)
+    });
     println!();
     println!(
         "STORED    {} rows in PostgreSQL ({}, table events), {} marked published:",
@@ -285,11 +331,19 @@ fn print_summary(manifest: &Manifest, output: &Output, acc: &Accounting, sources
     print_chains(&ours, &label);
 
     println!();
-    let delivered: Vec<_> = output
+    let position = |id: Option<Uuid>| {
+        manifest
+            .events
+            .iter()
+            .position(|e| Some(e.event_id) == id)
+            .unwrap_or(usize::MAX)
+    };
+    let mut delivered: Vec<_> = output
         .bus
         .iter()
         .filter(|e| e.event_id.is_some_and(|id| manifest.label_of(id).is_some()))
         .collect();
+    delivered.sort_by_key(|e| position(e.event_id));
     println!(
         "DELIVERED {} events to the subscriber's queue (EventBridge rule → SQS):",
         delivered.len()
@@ -319,6 +373,18 @@ fn print_summary(manifest: &Manifest, output: &Output, acc: &Accounting, sources
             "          the duplicate of {} made {} row(s) and {} bus event(s)",
             d.label, rows, bus
         );
+    }
+
+    if let Some(path) = runner_log {
+        let summaries = invocation_summaries(&std::fs::read_to_string(path).unwrap_or_default());
+        println!();
+        println!(
+            "CONSUMED  {} invocation(s) of the real bootstrap through the Lambda Runtime API ({path}):",
+            summaries.len()
+        );
+        for (i, s) in summaries.iter().enumerate() {
+            println!("          #{} {s}", i + 1);
+        }
     }
 
     println!();
