@@ -49,11 +49,17 @@ tf_dirs() {
 # lint
 ################################################################################
 
+# checkov pins old boto3/botocore: installed into its own virtualenv (as .ci/run does) so that it
+# cannot break moto and the boto3 checks of apply-moto.
 ensure_checkov() {
-  if ! command -v checkov >/dev/null 2>&1; then
-    log "installing checkov (pip)"
-    python3 -m pip install -q checkov
+  command -v checkov >/dev/null 2>&1 && return
+  local venv="$root/.state/venv-checkov"
+  if [ ! -x "$venv/bin/checkov" ]; then
+    log "installing checkov (pip, into $venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install -q checkov
   fi
+  export PATH="$venv/bin:$PATH"
 }
 
 cmd_lint() {

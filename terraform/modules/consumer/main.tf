@@ -77,8 +77,6 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:Encrypted by CloudWatch Logs already; a customer-managed key is an input (log_kms_key_id).
-  #checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days, validated); 30 days by default for cost, raise it where policy demands a year.
   name              = local.log_group
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_id
@@ -125,10 +123,6 @@ resource "aws_iam_role_policy_attachment" "xray" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:An SQS-triggered function is invoked synchronously; failed records go to the queue's own dead-letter queue (maxReceiveCount), which a function DLQ would not see.
-  #checkov:skip=CKV_AWS_115:Concurrency is bounded per mapping (maximum_concurrency); reserved concurrency is an input (reserved_concurrent_executions).
-  #checkov:skip=CKV_AWS_173:The environment holds no secrets (only the secret's ARN); a customer-managed key is an input (kms_key_arn).
-  #checkov:skip=CKV_AWS_272:Code signing is an input (code_signing_config_arn); the zip is built by make package in CI, not signed by default.
-  #checkov:skip=CKV_AWS_117:The function runs in the private subnets whenever the module has them (subnet_ids); only a user without a VPC runs it outside one.
   function_name = var.function_name
   description   = "kx-events consumer: stores tracked events in PostgreSQL and publishes them to EventBridge"
   role          = aws_iam_role.this.arn

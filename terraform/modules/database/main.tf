@@ -67,7 +67,6 @@ resource "aws_db_instance" "this" {
   #checkov:skip=CKV_AWS_157:Multi-AZ is an input (multi_az), off by default for cost as in the seed's stack.
   #checkov:skip=CKV_AWS_118:Enhanced monitoring is an input (monitoring_interval), off by default as the issue asks.
   #checkov:skip=CKV_AWS_353:Performance Insights is an input (performance_insights_enabled), off by default as the issue asks.
-  #checkov:skip=CKV_AWS_354:Performance Insights data uses the aws/rds key unless performance_insights_kms_key_id is set; PI itself is optional.
   #checkov:skip=CKV_AWS_161:The consumer authenticates with the RDS-managed secret; IAM authentication is an input (iam_database_authentication_enabled).
   #checkov:skip=CKV_AWS_293:Deletion protection is an input (deletion_protection, default true); the examples turn it off to be destroyable.
   identifier = var.identifier
