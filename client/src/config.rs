@@ -130,13 +130,15 @@ impl Config {
     }
 
     /// Sends to this endpoint instead of the one the AWS SDK picks (which already honours
-    /// `AWS_ENDPOINT_URL`).
+    /// `AWS_ENDPOINT_URL`). Ignored with [`Config::with_sdk_config`], whose endpoint is used.
     pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
         self.endpoint_url = Some(url.into());
         self
     }
 
-    /// Uses this AWS SDK configuration instead of loading one from the environment.
+    /// Uses this AWS SDK configuration instead of loading one from the environment (by default
+    /// the client loads one with a rustls/ring HTTPS client, no SDK-level retries — the
+    /// client's own per-entry retries apply — a 3 s connect timeout and a 10 s attempt timeout).
     pub fn with_sdk_config(mut self, sdk_config: aws_config::SdkConfig) -> Self {
         self.sdk_config = Some(sdk_config);
         self

@@ -663,3 +663,54 @@ async fn put_on_bus(bus: &EventBridge, bus_name: &str, source: &str, round: &mut
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(seq: u64, body_len: usize) -> Item {
+        let event = Arc::new(TrackedEvent::new("c", "order", "order_created"));
+        Item {
+            seq,
+            event,
+            body: "x".repeat(body_len).into(),
+            failures: 0,
+            bus_tried: false,
+            on_bus: seq.is_multiple_of(2),
+            ready_at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn batches_respect_the_entry_count_and_the_request_size() {
+        let small: Vec<Item> = (0..25).map(|i| item(i, 500)).collect();
+        let sizes: Vec<usize> = batches(small, 10).iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 5]);
+
+        // 70 KB bodies: three fit in 256 KiB, a fourth does not.
+        let big: Vec<Item> = (0..7).map(|i| item(i, 70_000)).collect();
+        let out = batches(big, 10);
+        assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1]);
+        for b in &out {
+            assert!(b.iter().map(Item::sqs_size).sum::<usize>() <= MAX_REQUEST_BYTES);
+        }
+        // The order of events is kept.
+        let seqs: Vec<u64> = out.iter().flatten().map(|i| i.seq).collect();
+        assert_eq!(seqs, (0..7).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_within_the_bound() {
+        let c = Config::default().with_backoff(Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 1..=10u32 {
+            let full =
+                Duration::from_millis(100 * (1u64 << (attempt - 1))).min(Duration::from_secs(1));
+            let d = c.backoff(attempt);
+            assert!(
+                d >= full / 2 && d <= full,
+                "attempt {attempt}: {d:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
+        }
+    }
+}

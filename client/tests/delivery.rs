@@ -472,3 +472,31 @@ async fn a_bounded_flush_gives_up_at_its_deadline_and_logs_every_event() {
             .await
     );
 }
+
+#[test]
+fn no_client_id_and_a_bad_previous_event_id_are_warned_about() {
+    common::capture_logs();
+    let entity = format!("entity_{}", Uuid::new_v4().simple());
+    let err = kx_events::EventBuilder::new(entity.as_str(), "nothing_to_see")
+        .build(&json!({ "jobId": "j1" }))
+        .unwrap_err();
+    assert!(matches!(err, TrackError::NoClientId { .. }));
+    let warned = common::logs().into_iter().any(|l| {
+        l["level"] == "WARN"
+            && l["fields"]["entity_type"] == entity.as_str()
+            && l["fields"]["event_type"] == "nothing_to_see"
+    });
+    assert!(warned, "a warning names the entity and event type");
+
+    let event = kx_events::EventBuilder::new("order", "order_created")
+        .build(&json!({ "clientId": "c1", "previousEventId": "event_456" }))
+        .unwrap();
+    assert_eq!(event.previous_event_id, None);
+    let lines = common::logs_for(&event.event_id);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert_eq!(lines[0]["level"], "WARN");
+    assert_eq!(
+        lines[0]["fields"]["error"],
+        "previousEventId: must be a UUID, got \"event_456\""
+    );
+}
