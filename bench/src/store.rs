@@ -155,6 +155,74 @@ impl Method for PerMessage {
     }
 }
 
+/// Reference, not a baseline of the issue: the bare statement of the design, one autocommit
+/// `INSERT … SELECT FROM unnest($1 … $13) ON CONFLICT (event_id) DO NOTHING` per batch, prepared
+/// once (one round trip and one commit per batch). It shows how far the real store's extra work
+/// (parent lookup, chains, outbox columns, its transaction) is from the statement alone.
+struct BareUnnest {
+    statement: Option<Statement>,
+}
+
+impl Method for BareUnnest {
+    fn name(&self) -> &'static str {
+        BARE
+    }
+
+    fn store(&mut self, client: &mut Client, batch: &[TrackedEvent]) -> BenchResult<()> {
+        let statement = match &self.statement {
+            Some(s) => s.clone(),
+            None => {
+                let s = client
+                    .prepare(&format!(
+                        "INSERT INTO events ({COLUMNS}) \
+                         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], \
+                         $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[], \
+                         $12::timestamptz[], $13::jsonb[]) \
+                         ON CONFLICT (event_id) DO NOTHING"
+                    ))
+                    .context("preparing the unnest INSERT")?;
+                self.statement = Some(s.clone());
+                s
+            }
+        };
+        let ids: Vec<Uuid> = batch.iter().map(|e| e.event_id).collect();
+        let clients: Vec<&str> = batch.iter().map(|e| e.client_id.as_str()).collect();
+        let previous: Vec<Option<Uuid>> = batch.iter().map(|e| e.previous_event_id).collect();
+        let users: Vec<Option<&str>> = batch.iter().map(|e| e.user_id.as_deref()).collect();
+        let entities: Vec<Option<&str>> = batch.iter().map(|e| e.entity_id.as_deref()).collect();
+        let entity_types: Vec<&str> = batch.iter().map(|e| e.entity_type.as_str()).collect();
+        let event_types: Vec<&str> = batch.iter().map(|e| e.event_type.as_str()).collect();
+        let sources: Vec<Option<&str>> = batch.iter().map(|e| e.source.as_deref()).collect();
+        let campaigns: Vec<Option<&str>> = batch.iter().map(|e| e.campaign_id.as_deref()).collect();
+        let points: Vec<Option<i32>> = batch.iter().map(|e| e.points_awarded).collect();
+        let sessions: Vec<Option<&str>> = batch.iter().map(|e| e.session_id.as_deref()).collect();
+        let occurred: Vec<chrono::DateTime<chrono::Utc>> =
+            batch.iter().map(|e| e.occurred_at).collect();
+        let metadata: Vec<Option<serde_json::Value>> = batch.iter().map(metadata_value).collect();
+        client
+            .execute(
+                &statement,
+                &[
+                    &ids,
+                    &clients,
+                    &previous,
+                    &users,
+                    &entities,
+                    &entity_types,
+                    &event_types,
+                    &sources,
+                    &campaigns,
+                    &points,
+                    &sessions,
+                    &occurred,
+                    &metadata,
+                ],
+            )
+            .context("unnest INSERT")?;
+        Ok(())
+    }
+}
+
 /// `COPY events (…) FROM STDIN (FORMAT binary)`, one COPY per batch: the table's physical limit
 /// (same indexes, same foreign-key checks, no conflict handling, so it cannot take duplicates).
 struct CopyIn;
@@ -368,6 +436,10 @@ pub fn run(server: &Server, settings: &StoreSettings) -> BenchResult<Vec<Row>> {
             server.connect(DATABASE)?,
         ),
         (Box::new(CopyIn), server.connect(DATABASE)?),
+        (
+            Box::new(BareUnnest { statement: None }),
+            server.connect(DATABASE)?,
+        ),
     ];
     let mut samples: BTreeMap<Key, Samples> = BTreeMap::new();
     // The store's connection built the table and its indexes (heap scans, counted as seq scans):
@@ -442,6 +514,7 @@ pub fn run(server: &Server, settings: &StoreSettings) -> BenchResult<Vec<Row>> {
 const REAL: &str = "real store";
 const PER_MESSAGE: &str = "per-message INSERT";
 const COPY: &str = "COPY FROM STDIN (binary)";
+const BARE: &str = "reference: bare unnest INSERT";
 
 fn summarise(samples: &BTreeMap<Key, Samples>, settings: &StoreSettings) -> Vec<Row> {
     println!();
@@ -474,19 +547,23 @@ fn summarise(samples: &BTreeMap<Key, Samples>, settings: &StoreSettings) -> Vec<
     let mut rows = Vec::new();
     for &(batch, _) in &settings.batches {
         for case in [Case::AllNew, Case::AllDuplicate] {
-            for name in [REAL, PER_MESSAGE, COPY] {
-                if let Some(s) = median(batch, case, name) {
-                    rows.push(Row::info(
-                        1,
-                        format!("store, batch {batch}, {}: {name}", case.label()),
-                        format!(
-                            "{} ev/s (min {}, max {})",
-                            thousands(s.median),
-                            thousands(s.min),
-                            thousands(s.max)
-                        ),
-                    ));
-                }
+            let rates: Vec<String> = [
+                (REAL, "real"),
+                (PER_MESSAGE, "per-message"),
+                (COPY, "COPY"),
+                (BARE, "bare unnest"),
+            ]
+            .iter()
+            .filter_map(|(name, short)| {
+                median(batch, case, name).map(|s| format!("{short} {}", thousands(s.median)))
+            })
+            .collect();
+            if !rates.is_empty() {
+                rows.push(Row::info(
+                    1,
+                    format!("store, batch {batch}, {}: ev/s (median)", case.label()),
+                    rates.join(" · "),
+                ));
             }
             let real = median(batch, case, REAL);
             if let (Some(r), Some(p)) = (real, median(batch, case, PER_MESSAGE)) {
