@@ -601,8 +601,14 @@ fn summarise(samples: &BTreeMap<Key, Samples>, settings: &StoreSettings) -> Vec<
     };
     rows.push(Row::info(
         1,
-        "store: seq scans of events in timed runs (real / per-message / COPY)",
-        format!("{} / {} / {}", seq(REAL), seq(PER_MESSAGE), seq(COPY)),
+        "store: seq scans of events in timed runs (real / per-message / COPY / bare)",
+        format!(
+            "{} / {} / {} / {}",
+            seq(REAL),
+            seq(PER_MESSAGE),
+            seq(COPY),
+            seq(BARE)
+        ),
     ));
     rows
 }
