@@ -90,3 +90,35 @@ pub fn zip_entries(zip: &[u8]) -> BenchResult<Vec<(String, u64)>> {
     }
     Ok(entries)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A central directory of one entry and its end record (no file data: the reader skips it).
+    fn archive(name: &str, size: u32) -> Vec<u8> {
+        let mut zip = b"local file data".to_vec();
+        let offset = zip.len() as u32;
+        let mut entry = vec![0u8; 46];
+        entry[..4].copy_from_slice(b"PK\x01\x02");
+        entry[24..28].copy_from_slice(&size.to_le_bytes());
+        entry[28..30].copy_from_slice(&(name.len() as u16).to_le_bytes());
+        entry.extend_from_slice(name.as_bytes());
+        let length = entry.len() as u32;
+        zip.extend_from_slice(&entry);
+        let mut end = vec![0u8; 22];
+        end[..4].copy_from_slice(b"PK\x05\x06");
+        end[10..12].copy_from_slice(&1u16.to_le_bytes());
+        end[12..16].copy_from_slice(&length.to_le_bytes());
+        end[16..20].copy_from_slice(&offset.to_le_bytes());
+        zip.extend_from_slice(&end);
+        zip
+    }
+
+    #[test]
+    fn reads_the_central_directory() {
+        let entries = zip_entries(&archive("bootstrap", 6_109_168)).unwrap();
+        assert_eq!(entries, vec![("bootstrap".to_string(), 6_109_168)]);
+        assert!(zip_entries(b"not a zip").is_err());
+    }
+}
