@@ -412,6 +412,19 @@ pub fn run(server: &Server, settings: &StoreSettings) -> BenchResult<Vec<Row>> {
         report.applied
     );
     let mut admin = server.connect(DATABASE)?;
+    let show = |admin: &mut Client, name: &str| -> String {
+        admin
+            .query_one(&format!("SHOW {name}"), &[])
+            .map(|r| r.get::<_, String>(0))
+            .unwrap_or_else(|_| "?".into())
+    };
+    println!(
+        "   server: PostgreSQL {}, fsync {}, synchronous_commit {}, shared_buffers {} (loopback TCP, no TLS)",
+        show(&mut admin, "server_version"),
+        show(&mut admin, "fsync"),
+        show(&mut admin, "synchronous_commit"),
+        show(&mut admin, "shared_buffers")
+    );
     // The harness's own statements (verifying counts, deleting a run's rows and the foreign key's
     // ON DELETE SET NULL) must not add sequential scans to the figure.
     admin
