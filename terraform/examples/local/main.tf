@@ -9,11 +9,15 @@
 #   every failed try as a receive, moving messages to the DLQ untouched. The local runner plays
 #   the mapping's part with module.kx_events.consumer_environment;
 # - no redrive-allow policy on the DLQ: moto does not know the RedriveAllowPolicy attribute (the
-#   provider would wait for it forever).
+#   provider would wait for it forever);
+# - no X-Ray tracing: it attaches the AWS managed policy AWSXRayDaemonWriteAccess, which moto
+#   knows only when started with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
 
 provider "aws" {
   region = var.region
 
+  # The account ID is still requested (moto's STS answers 123456789012): the provider builds
+  # some ARNs itself and they must match moto's.
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
