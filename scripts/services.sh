@@ -66,7 +66,8 @@ start_moto() {
   fi
   local port; port=${KX_MOTO_PORT:-$(free_port)}
   log "starting moto server on 127.0.0.1:$port"
-  nohup moto_server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+  # Managed IAM policies (AWSLambdaVPCAccessExecutionRole, …) exist only when moto loads them.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup moto_server -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
   echo $! >"$state/moto.pid"
   echo "$port" >"$MOTO_PORT_FILE"
   for _ in $(seq 1 100); do

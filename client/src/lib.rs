@@ -57,28 +57,44 @@
 //! [`extract_previous_event_id`].
 #![warn(missing_docs)]
 
+// Everything but the contract is the producer side, behind the default `producer` feature: the
+// consumer depends on this crate with `default-features = false` for the contract alone, which
+// keeps the Lambda runtime extension and its dependencies out of the consumer's zip.
+#[cfg(feature = "producer")]
 mod builder;
+#[cfg(feature = "producer")]
 mod config;
+#[cfg(feature = "producer")]
 mod context;
 mod contract;
+#[cfg(feature = "producer")]
 mod lambda;
+#[cfg(feature = "producer")]
 mod publisher;
+#[cfg(feature = "producer")]
 mod report;
+#[cfg(feature = "producer")]
 mod sender;
 
+#[cfg(feature = "producer")]
 pub use builder::{EventBuilder, TrackError};
+#[cfg(feature = "producer")]
 pub use config::Config;
+#[cfg(feature = "producer")]
 pub use context::{extract_client_id, extract_previous_event_id, ExplicitContext, TrackingContext};
 pub use contract::{
     format_timestamp, BusEntry, Rule, TrackedEvent, ValidationError, DEFAULT_EVENT_SOURCE,
     FIELD_NAMES, MAX_ID_CHARS, MAX_METADATA_BYTES, MAX_SOURCE_CHARS, MAX_TYPE_CHARS,
     ON_BUS_ATTRIBUTE,
 };
+#[cfg(feature = "producer")]
 pub use lambda::{run, track_on_ok, TrackOnOk, TrackOnOkFuture};
+#[cfg(feature = "producer")]
 pub use publisher::{
     flush, flush_before, global, init, publish_event, AlreadyInitialized, Publisher, Tracked,
 };
 
+#[cfg(feature = "producer")]
 /// What the macros expand to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
@@ -133,6 +149,7 @@ pub mod __private {
 /// # use kx_events::{track, ExplicitContext};
 /// track!(ExplicitContext::new("c1"), "order", "order_created", customer = "x");
 /// ```
+#[cfg(feature = "producer")]
 #[macro_export]
 macro_rules! track {
     // track!(ctx, "order", "order_created")
@@ -155,6 +172,7 @@ macro_rules! track {
 /// One named extra of `track!`: the builder call it stands for, or a compile error naming the
 /// extras that exist.
 #[doc(hidden)]
+#[cfg(feature = "producer")]
 #[macro_export]
 macro_rules! __track_extra {
     // user_id = "user_789"
