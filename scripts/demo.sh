@@ -18,8 +18,11 @@ cd "$root"
 state="$root/.state/demo"
 example="$root/terraform/examples/local"
 db_name=kx_demo
-name_prefix=kx-demo
 mkdir -p "$state"
+# The resources' names carry a suffix kept with the Terraform state: should that state ever be
+# lost while moto keeps its resources, the next run creates fresh ones instead of colliding.
+[ -s "$state/name_prefix" ] || echo "kx-demo-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')" >"$state/name_prefix"
+name_prefix=$(cat "$state/name_prefix")
 
 if [ -t 1 ]; then bold=$'\033[1m'; dim=$'\033[2m'; red=$'\033[31m'; green=$'\033[32m'; off=$'\033[0m'
 else bold=; dim=; red=; green=; off=; fi
@@ -62,6 +65,14 @@ stop_moto_if_ours() {
 
 psql_admin() { PGOPTIONS='-c client_min_messages=warning' psql "$KX_TEST_DATABASE_URL" -v ON_ERROR_STOP=1 -q "$@"; }
 
+tf_vars() {
+  printf '%s\n' -var "aws_endpoint_url=$AWS_ENDPOINT_URL" -var "region=$AWS_REGION" \
+    -var "name_prefix=$name_prefix" -var "service_name=$name_prefix" \
+    -var "db_host=$KX_PG_HOST" -var "db_port=$KX_PG_PORT" -var "db_name=$db_name" \
+    -var "db_username=$KX_PG_USER" -var "db_password=$KX_PG_PASSWORD" \
+    -var "consumer_package_path=$state/placeholder.zip"
+}
+
 down() {
   stop_runner
   if [ -f "$root/.state/env" ]; then
@@ -69,6 +80,14 @@ down() {
     source "$root/.state/env"
     if pg_isready -q -h "$KX_PG_HOST" -p "$KX_PG_PORT" 2>/dev/null; then
       psql_admin -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
+    # A moto server the demo did not start keeps running: remove the demo's resources from it.
+    if [ ! -f "$moto_marker" ] && [ -s "$tfstate" ] && alive "$root/.state/moto.pid" \
+      && [ "$(cat "$state/moto.identity" 2>/dev/null)" = "$(moto_identity)" ]; then
+      echo "demo: terraform destroy of the demo's resources in moto (the provider waits ~25 s per queue policy)"
+      mapfile -t vars < <(tf_vars)
+      terraform -chdir="$example" destroy -input=false -no-color -auto-approve -state="$tfstate" "${vars[@]}" \
+        >"$root/.state/demo-destroy.log" 2>&1 || echo "demo: destroy failed (log: .state/demo-destroy.log); moto forgets everything when it stops"
     fi
     stop_moto_if_ours
   fi
@@ -126,14 +145,8 @@ init_args=(-input=false -no-color)
 if [ -d /opt/tf-plugins ]; then init_args+=(-plugin-dir=/opt/tf-plugins); fi
 terraform -chdir="$example" init "${init_args[@]}" >"$state/terraform-init.log" 2>&1 \
   || { tail -20 "$state/terraform-init.log"; die "terraform init failed (log: $state/terraform-init.log)"; }
-tf_vars=(
-  -var "aws_endpoint_url=$AWS_ENDPOINT_URL" -var "region=$AWS_REGION"
-  -var "name_prefix=$name_prefix" -var "service_name=$name_prefix"
-  -var "db_host=$KX_PG_HOST" -var "db_port=$KX_PG_PORT" -var "db_name=$db_name"
-  -var "db_username=$KX_PG_USER" -var "db_password=$KX_PG_PASSWORD"
-  -var "consumer_package_path=$state/placeholder.zip"
-)
-terraform -chdir="$example" apply -input=false -no-color -auto-approve -state="$tfstate" "${tf_vars[@]}" \
+mapfile -t vars < <(tf_vars)
+terraform -chdir="$example" apply -input=false -no-color -auto-approve -state="$tfstate" "${vars[@]}" \
   >"$state/terraform-apply.log" 2>&1 \
   || { tail -30 "$state/terraform-apply.log"; die "terraform apply failed (log: $state/terraform-apply.log)"; }
 grep -E '^Apply complete' "$state/terraform-apply.log" | sed 's/^/    /' || true
@@ -172,6 +185,7 @@ PY
 
 step "Starting the local event-source-mapping runner (kx-events-local run) with the real bootstrap"
 stop_runner
+trap stop_runner EXIT
 {
   cat "$state/consumer.env"
   echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
