@@ -132,6 +132,7 @@ module "consumer" {
   maximum_batching_window_in_seconds = var.consumer_maximum_batching_window_in_seconds
   maximum_concurrency                = var.consumer_maximum_concurrency
   event_source_mapping_enabled       = var.consumer_event_source_mapping_enabled
+  sweep_schedule_expression          = var.consumer_sweep_schedule_expression
 
   create_alarms       = var.create_alarms
   alarm_sns_topic_arn = var.alarm_sns_topic_arn

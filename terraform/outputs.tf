@@ -153,6 +153,11 @@ output "consumer_maximum_batching_window_in_seconds" {
   value       = var.consumer_maximum_batching_window_in_seconds
 }
 
+output "consumer_sweep_rule_arn" {
+  description = "ARN of the EventBridge rule on the default bus that invokes the consumer with {\"Records\":[]} for its outbox sweep; null when consumer_sweep_schedule_expression is null."
+  value       = module.consumer.sweep_rule_arn
+}
+
 output "consumer_environment" {
   description = "The consumer's environment exactly as the function reads it (DB_SECRET_ARN, DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, [DB_SSL_ROOT_CERT], EVENT_BUS_NAME, EVENT_SOURCE, DEAD_LETTER_QUEUE_URL, MAX_RECEIVE_COUNT, plus consumer_environment_variables)."
   value       = module.consumer.environment

@@ -577,6 +577,17 @@ variable "consumer_event_source_mapping_enabled" {
   default     = true
 }
 
+variable "consumer_sweep_schedule_expression" {
+  description = "EventBridge schedule (rate(...) or cron(...)) on the default bus that invokes the consumer with {\"Records\":[]}, so its outbox sweep publishes stored but unpublished events even when no SQS traffic arrives. Null creates no schedule."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = var.consumer_sweep_schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", coalesce(var.consumer_sweep_schedule_expression, "-")))
+    error_message = "consumer_sweep_schedule_expression must be null or an EventBridge schedule expression: rate(...) or cron(...)."
+  }
+}
+
 ################################################################################
 # Alarms
 ################################################################################

@@ -186,6 +186,10 @@ run "defaults" {
     condition     = alltrue([for v in [output.vpc_id, output.db_instance_endpoint, output.db_secret_arn, output.db_security_group_id, output.queue_url, output.queue_arn, output.dead_letter_queue_url, output.dead_letter_queue_arn, output.event_bus_arn, output.event_bus_name, output.consumer_function_arn] : v != null && v != ""])
     error_message = "Every seed export must have a value."
   }
+  assert {
+    condition     = output.consumer_sweep_rule_arn == "arn:aws:events:us-east-1:123456789012:rule/mock-bus/mock-rule"
+    error_message = "The outbox sweep is scheduled by default."
+  }
 }
 
 run "consumer_iam_least_privilege" {
@@ -278,5 +282,16 @@ run "no_vpc" {
   assert {
     condition     = output.vpc_id == null && output.consumer_security_group_id == null && length(output.private_subnet_ids) == 0
     error_message = "Without a VPC nothing network-related is created."
+  }
+}
+
+run "sweep_disabled" {
+  command = apply
+
+  variables { consumer_sweep_schedule_expression = null }
+
+  assert {
+    condition     = output.consumer_sweep_rule_arn == null
+    error_message = "A null consumer_sweep_schedule_expression creates no schedule."
   }
 }

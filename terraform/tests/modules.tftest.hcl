@@ -329,6 +329,22 @@ run "consumer" {
     condition     = aws_iam_role.this.name == "events-tracking-events-consumer-role"
     error_message = "Role <function>-role expected."
   }
+  assert {
+    condition     = aws_cloudwatch_event_rule.sweep[0].name == "events-tracking-events-consumer-outbox-sweep" && aws_cloudwatch_event_rule.sweep[0].schedule_expression == "rate(5 minutes)" && aws_cloudwatch_event_rule.sweep[0].event_bus_name == "default"
+    error_message = "Outbox sweep rule <function>-outbox-sweep on the default bus, every 5 minutes by default."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.sweep[0].input == "{\"Records\":[]}" && aws_cloudwatch_event_target.sweep[0].arn == aws_lambda_function.this.arn && aws_cloudwatch_event_target.sweep[0].rule == aws_cloudwatch_event_rule.sweep[0].name
+    error_message = "The sweep target must invoke the function with exactly {\"Records\":[]}."
+  }
+  assert {
+    condition     = aws_lambda_permission.sweep[0].principal == "events.amazonaws.com" && aws_lambda_permission.sweep[0].source_arn == aws_cloudwatch_event_rule.sweep[0].arn && aws_lambda_permission.sweep[0].action == "lambda:InvokeFunction" && aws_lambda_permission.sweep[0].function_name == aws_lambda_function.this.function_name
+    error_message = "EventBridge may invoke the function from the sweep rule only."
+  }
+  assert {
+    condition     = output.sweep_rule_arn == aws_cloudwatch_event_rule.sweep[0].arn && output.sweep_rule_name == "events-tracking-events-consumer-outbox-sweep"
+    error_message = "sweep_rule_arn and sweep_rule_name outputs expected."
+  }
 }
 
 run "consumer_disabled_mapping_outside_vpc" {
@@ -347,6 +363,12 @@ run "consumer_disabled_mapping_outside_vpc" {
     event_source_mapping_enabled = false
     tracing_enabled              = false
     environment_variables        = { RUST_LOG = "debug", DB_HOST = "ignored" }
+    sweep_schedule_expression    = null
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.sweep) == 0 && length(aws_cloudwatch_event_target.sweep) == 0 && length(aws_lambda_permission.sweep) == 0 && output.sweep_rule_arn == null
+    error_message = "A null sweep_schedule_expression creates no schedule."
   }
 
   assert {
@@ -383,6 +405,48 @@ run "consumer_visibility_below_timeout" {
   }
 
   expect_failures = [var.queue_visibility_timeout_seconds, var.maximum_batching_window_in_seconds]
+}
+
+run "consumer_sweep_cron_long_name" {
+  command = apply
+  module { source = "./modules/consumer" }
+
+  variables {
+    function_name             = "f234567890123456789012345678901234567890123456789012345678901234"
+    package_path              = "tests/fixtures/package.placeholder"
+    queue_arn                 = "arn:aws:sqs:us-east-1:123456789012:q"
+    dead_letter_queue_arn     = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    dead_letter_queue_url     = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
+    event_bus_arn             = "arn:aws:events:us-east-1:123456789012:event-bus/b"
+    event_bus_name            = "b"
+    db_secret_arn             = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
+    db_host                   = "127.0.0.1"
+    sweep_schedule_expression = "cron(0/10 * * * ? *)"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.sweep[0].schedule_expression == "cron(0/10 * * * ? *)" && length(aws_cloudwatch_event_rule.sweep[0].name) == 64
+    error_message = "A cron schedule passes through; the rule name is cut to EventBridge's 64 characters."
+  }
+}
+
+run "consumer_sweep_schedule_invalid" {
+  command = plan
+  module { source = "./modules/consumer" }
+
+  variables {
+    package_path              = "tests/fixtures/package.placeholder"
+    queue_arn                 = "arn:aws:sqs:us-east-1:123456789012:q"
+    dead_letter_queue_arn     = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    dead_letter_queue_url     = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
+    event_bus_arn             = "arn:aws:events:us-east-1:123456789012:event-bus/b"
+    event_bus_name            = "b"
+    db_secret_arn             = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
+    db_host                   = "127.0.0.1"
+    sweep_schedule_expression = "5 minutes"
+  }
+
+  expect_failures = [var.sweep_schedule_expression]
 }
 
 run "bus" {

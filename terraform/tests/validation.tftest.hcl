@@ -233,3 +233,15 @@ run "alarm_topic_not_an_arn" {
   variables { alarm_sns_topic_arn = "my-topic" }
   expect_failures = [var.alarm_sns_topic_arn]
 }
+
+run "sweep_schedule_not_a_schedule" {
+  command = plan
+  variables { consumer_sweep_schedule_expression = "every 5 minutes" }
+  expect_failures = [var.consumer_sweep_schedule_expression]
+}
+
+run "sweep_schedule_unclosed" {
+  command = plan
+  variables { consumer_sweep_schedule_expression = "rate(5 minutes" }
+  expect_failures = [var.consumer_sweep_schedule_expression]
+}

@@ -3,7 +3,10 @@ data "aws_partition" "current" {}
 locals {
   in_vpc    = length(var.subnet_ids) > 0
   role_name = coalesce(var.role_name, substr("${var.function_name}-role", 0, 64))
-  log_group = "/aws/lambda/${var.function_name}"
+  # EventBridge rule names have the same 64-character limit as the function's.
+  sweep_rule_name = substr("${var.function_name}-outbox-sweep", 0, 64)
+  sweep_enabled   = var.sweep_schedule_expression != null
+  log_group       = "/aws/lambda/${var.function_name}"
 
   # Exactly the variables the consumer reads (lambdas/consumer); DB_SSL_ROOT_CERT only when given.
   contract_environment = merge(
@@ -201,4 +204,38 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   ok_actions          = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
 
   tags = var.tags
+}
+
+# The outbox sweep (lambdas/consumer/README.md, failure policy 6) runs on every invocation, so
+# without SQS traffic a stored but unpublished row would wait for the next event. This schedule
+# invokes the function with an empty batch so the sweep runs when no traffic does.
+resource "aws_cloudwatch_event_rule" "sweep" {
+  count = local.sweep_enabled ? 1 : 0
+
+  name                = local.sweep_rule_name
+  event_bus_name      = "default" # schedules run only on the default bus
+  description         = "Invokes the kx-events consumer with {\"Records\":[]} so that its outbox sweep runs without SQS traffic"
+  schedule_expression = var.sweep_schedule_expression
+
+  tags = merge({ Name = local.sweep_rule_name }, var.tags)
+}
+
+resource "aws_cloudwatch_event_target" "sweep" {
+  count = local.sweep_enabled ? 1 : 0
+
+  rule           = aws_cloudwatch_event_rule.sweep[0].name
+  event_bus_name = aws_cloudwatch_event_rule.sweep[0].event_bus_name
+  target_id      = "outbox-sweep"
+  arn            = aws_lambda_function.this.arn
+  input          = jsonencode({ Records = [] }) # exactly {"Records":[]}: an empty batch, only the sweep runs
+}
+
+resource "aws_lambda_permission" "sweep" {
+  count = local.sweep_enabled ? 1 : 0
+
+  statement_id  = "AllowOutboxSweepSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweep[0].arn
 }

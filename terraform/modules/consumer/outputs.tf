@@ -42,3 +42,13 @@ output "errors_alarm_arn" {
   description = "ARN of the errors alarm, null without it."
   value       = try(aws_cloudwatch_metric_alarm.errors[0].arn, null)
 }
+
+output "sweep_rule_arn" {
+  description = "ARN of the EventBridge rule that schedules the outbox sweep, null without it."
+  value       = try(aws_cloudwatch_event_rule.sweep[0].arn, null)
+}
+
+output "sweep_rule_name" {
+  description = "Name of the EventBridge rule that schedules the outbox sweep, null without it."
+  value       = try(aws_cloudwatch_event_rule.sweep[0].name, null)
+}

@@ -276,6 +276,17 @@ variable "event_source_mapping_enabled" {
   default     = true
 }
 
+variable "sweep_schedule_expression" {
+  description = "EventBridge schedule (rate(...) or cron(...)) on the default bus that invokes the function with {\"Records\":[]} so its outbox sweep runs without SQS traffic. Null creates no schedule."
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = var.sweep_schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", coalesce(var.sweep_schedule_expression, "-")))
+    error_message = "sweep_schedule_expression must be null or an EventBridge schedule expression: rate(...) or cron(...)."
+  }
+}
+
 variable "create_alarms" {
   description = "Create a CloudWatch alarm on the function's errors."
   type        = bool
