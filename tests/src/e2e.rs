@@ -15,6 +15,7 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use kx_events_consumer::SslMode;
 use kx_events_demo::accounting::{Input, Output};
 use kx_events_demo::observe::{Collector, Progress, Sources};
 use kx_events_local::function::{Function, FunctionConfig};
@@ -136,8 +137,8 @@ impl DbTarget {
     }
 }
 
-/// A PostgreSQL 15 cluster of its own (initdb in a temporary directory, run as `postgres` with
-/// `runuser`, on a free port), so that a test can stop and start it without touching the shared
+/// A PostgreSQL cluster of its own (initdb in a temporary directory, run as `postgres` with
+/// `runuser` or `sudo`, on a free port), so that a test can stop and start it without touching the shared
 /// server other tests use. Stopped and removed on drop.
 #[derive(Debug)]
 pub struct PrivatePostgres {
@@ -146,12 +147,69 @@ pub struct PrivatePostgres {
     pub port: u16,
 }
 
-const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The PostgreSQL server binaries: `KX_PG_BIN`, else `/usr/lib/postgresql/15/bin`, else the
+/// newest `/usr/lib/postgresql/<version>/bin` (e.g. 16 on GitHub's Ubuntu runners).
+fn pg_bin(tool: &str) -> String {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        if let Ok(dir) = std::env::var("KX_PG_BIN") {
+            return PathBuf::from(dir);
+        }
+        let preferred = PathBuf::from("/usr/lib/postgresql/15/bin");
+        if preferred.join("initdb").exists() {
+            return preferred;
+        }
+        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let bin = e.path().join("bin");
+                bin.join("initdb").exists().then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found
+            .pop()
+            .map(|(_, bin)| bin)
+            .expect("no PostgreSQL server binaries under /usr/lib/postgresql (set KX_PG_BIN)")
+    });
+    dir.join(tool).display().to_string()
+}
 
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `args` as root: directly when this process is root, else with `sudo -n`.
+fn as_root(args: &[&str]) -> Command {
+    if is_root() {
+        let mut cmd = Command::new(args[0]);
+        cmd.args(&args[1..]);
+        cmd
+    } else {
+        let mut cmd = Command::new("sudo");
+        cmd.arg("-n").args(args);
+        cmd
+    }
+}
+
+/// `args` as the `postgres` user (`runuser` as root, else `sudo -n -u postgres`).
 fn as_postgres(args: &[&str]) -> Command {
-    let mut cmd = Command::new("runuser");
-    cmd.args(["-u", "postgres", "--"]).args(args);
-    cmd
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).args(args);
+        cmd
+    } else {
+        let mut cmd = Command::new("sudo");
+        cmd.args(["-n", "-u", "postgres", "--"]).args(args);
+        cmd
+    }
 }
 
 impl PrivatePostgres {
@@ -159,14 +217,22 @@ impl PrivatePostgres {
     pub fn start() -> Self {
         let dir = std::env::temp_dir().join(unique("kx-e2e-pg"));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        run(Command::new("chown").args(["postgres:postgres", dir.to_str().unwrap()]));
+        run(&mut as_root(&[
+            "chown",
+            "postgres:postgres",
+            dir.to_str().unwrap(),
+        ]));
         let data = dir.join("data");
         let port = free_port();
         let pwfile = dir.join("pw");
         std::fs::write(&pwfile, "kx\n").expect("password file");
-        run(Command::new("chown").args(["postgres:postgres", pwfile.to_str().unwrap()]));
+        run(&mut as_root(&[
+            "chown",
+            "postgres:postgres",
+            pwfile.to_str().unwrap(),
+        ]));
         run(&mut as_postgres(&[
-            &format!("{PG_BIN}/initdb"),
+            &pg_bin("initdb"),
             "-D",
             data.to_str().unwrap(),
             "-U",
@@ -182,7 +248,7 @@ impl PrivatePostgres {
         let pg = Self { dir, port };
         pg.start_server();
         run(&mut as_postgres(&[
-            &format!("{PG_BIN}/psql"),
+            &pg_bin("psql"),
             "-h",
             pg.dir.to_str().unwrap(),
             "-p",
@@ -205,7 +271,7 @@ impl PrivatePostgres {
             self.dir.display()
         );
         run(&mut as_postgres(&[
-            &format!("{PG_BIN}/pg_ctl"),
+            &pg_bin("pg_ctl"),
             "-D",
             self.dir.join("data").to_str().unwrap(),
             "-l",
@@ -220,7 +286,7 @@ impl PrivatePostgres {
     /// Stops the server (`pg_ctl stop -m fast`: connections are terminated).
     pub fn stop(&self) {
         run(&mut as_postgres(&[
-            &format!("{PG_BIN}/pg_ctl"),
+            &pg_bin("pg_ctl"),
             "-D",
             self.dir.join("data").to_str().unwrap(),
             "-m",
@@ -251,7 +317,7 @@ impl PrivatePostgres {
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
         let _ = as_postgres(&[
-            &format!("{PG_BIN}/pg_ctl"),
+            &pg_bin("pg_ctl"),
             "-D",
             self.dir.join("data").to_str().unwrap_or_default(),
             "-m",
@@ -260,7 +326,7 @@ impl Drop for PrivatePostgres {
             "stop",
         ])
         .output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = as_root(&["rm", "-rf", self.dir.to_str().unwrap_or_default()]).output();
     }
 }
 
@@ -283,7 +349,11 @@ impl Database {
                 user: db.settings.user.clone(),
                 password: db.settings.password.clone(),
                 dbname: db.name.clone(),
-                sslmode: "require",
+                sslmode: match db.settings.sslmode {
+                    SslMode::Disable => "disable",
+                    SslMode::Require => "require",
+                    SslMode::VerifyFull => "verify-full",
+                },
             },
             Database::Private(pg) => pg.target(),
         }
