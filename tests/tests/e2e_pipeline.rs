@@ -333,6 +333,21 @@ async fn terraform_local_example_end_to_end() {
         .await
         .unwrap();
 
+    // The module's queue keeps SQS's classic 256 KiB limit (MaximumMessageSize 262144), so a
+    // 300 KB body is refused at the send and never reaches the consumer (the fault matrix sends
+    // one through a queue with moto's and AWS's 1 MiB default).
+    let oversize = moto
+        .sqs
+        .send_message()
+        .queue_url(&queue_url)
+        .message_body("x".repeat(300_000))
+        .send()
+        .await;
+    assert!(
+        oversize.is_err(),
+        "a 300 KB message was accepted by the module's queue"
+    );
+
     // The TypeScript producer's messages, sent with boto3.
     let ts = typescript_messages();
     let bodies: Vec<String> = ts.iter().map(|(_, b, _)| b.clone()).collect();
