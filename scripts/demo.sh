@@ -146,10 +146,23 @@ if [ -d /opt/tf-plugins ]; then init_args+=(-plugin-dir=/opt/tf-plugins); fi
 terraform -chdir="$example" init "${init_args[@]}" >"$state/terraform-init.log" 2>&1 \
   || { tail -20 "$state/terraform-init.log"; die "terraform init failed (log: $state/terraform-init.log)"; }
 mapfile -t vars < <(tf_vars)
-terraform -chdir="$example" apply -input=false -no-color -auto-approve -state="$tfstate" "${vars[@]}" \
-  >"$state/terraform-apply.log" 2>&1 \
+note "(the AWS provider waits ~25 s on each SQS queue and queue policy: about 2.5 min from scratch)"
+# Progress: one line per resource as Terraform finishes it; the whole output goes to the log.
+set +e
+terraform -chdir="$example" apply -input=false -no-color -auto-approve -state="$tfstate" "${vars[@]}" 2>&1 \
+  | tee "$state/terraform-apply.log" | while IFS= read -r line; do
+    case "$line" in
+      *": Creation complete after "* | *": Modifications complete after "* | *": Destruction complete after "*)
+        what=${line%%: *}; how=${line#*: }; how=${how%% \[id=*}; after=${how##* after }
+        case "$how" in Creation*) how=created ;; Modifications*) how=updated ;; *) how=destroyed ;; esac
+        printf '    %s%-72s %s after %s%s\n' "$dim" "$what" "$how" "$after" "$off" ;;
+      "Apply complete!"*) note "$line" ;;
+    esac
+  done
+apply_status=${PIPESTATUS[0]}
+set -e
+[ "$apply_status" = 0 ] \
   || { tail -30 "$state/terraform-apply.log"; die "terraform apply failed (log: $state/terraform-apply.log)"; }
-grep -E '^Apply complete' "$state/terraform-apply.log" | sed 's/^/    /' || true
 terraform -chdir="$example" output -state="$tfstate" -json >"$state/outputs.json"
 
 # Reads the outputs: shell variables, the consumer's environment file, the producer's.
