@@ -90,6 +90,46 @@ pub struct Summary {
     pub dlq: usize,
     /// Records reported as batch item failures (SQS delivers them again).
     pub retried: usize,
+    /// Wall time of each phase of the invocation.
+    pub timings: PhaseTimings,
+}
+
+/// Wall time of each phase of one [`Consumer::handle_batch`], measured inside it (a phase that did
+/// not run is zero). The phases run one after the other; their sum is close to the handler's time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PhaseTimings {
+    /// Decoding and validating the records' bodies.
+    pub decode_validate: Duration,
+    /// Sending the records that can never be valid to the dead-letter queue.
+    pub dlq: Duration,
+    /// Storing the valid records ([`Store::insert_batch`]).
+    pub store: Duration,
+    /// Claiming the batch's stored, unpublished events for the bus ([`Store::claim`]).
+    pub claim: Duration,
+    /// Putting the batch's claimed events on the bus (`PutEvents`, retries included).
+    pub put_events: Duration,
+    /// Marking the batch's put events published ([`Store::mark_published`], retries included),
+    /// and releasing the leases of failed puts.
+    pub mark: Duration,
+    /// The outbox sweep as a whole: its claim, put and mark (not counted in the phases above).
+    pub sweep: Duration,
+}
+
+impl PhaseTimings {
+    /// The sum of the phases.
+    pub fn total(&self) -> Duration {
+        self.decode_validate
+            + self.dlq
+            + self.store
+            + self.claim
+            + self.put_events
+            + self.mark
+            + self.sweep
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// The consumer: store, bus, dead-letter queue. Built once per cold start.
@@ -173,6 +213,7 @@ impl Consumer {
         let mut poison: Vec<Poison> = Vec::new();
         let mut valid: Vec<Valid> = Vec::new();
 
+        let started = Instant::now();
         for (i, record) in event.records.iter().enumerate() {
             let message_id = record
                 .message_id
@@ -202,7 +243,10 @@ impl Consumer {
             }
         }
 
+        summary.timings.decode_validate = started.elapsed();
+
         if !poison.is_empty() {
+            let started = Instant::now();
             let failed: HashMap<String, String> =
                 self.dlq.send(&poison).await.into_iter().collect();
             for p in &poison {
@@ -215,6 +259,7 @@ impl Consumer {
                     None => summary.dlq += 1,
                 }
             }
+            summary.timings.dlq = started.elapsed();
         }
 
         let mut database_ok = true;
@@ -225,7 +270,9 @@ impl Consumer {
         }
         if database_ok {
             let batch_ids: Vec<Uuid> = valid.iter().map(|v| v.event.event_id).collect();
+            let started = Instant::now();
             summary.swept = self.sweep(deadline, &batch_ids).await;
+            summary.timings.sweep = started.elapsed();
         }
         summary.retried = failures.len();
         info!(
@@ -236,6 +283,13 @@ impl Consumer {
             swept = summary.swept,
             dlq = summary.dlq,
             retried = summary.retried,
+            decode_validate_ms = ms(summary.timings.decode_validate),
+            dlq_ms = ms(summary.timings.dlq),
+            store_ms = ms(summary.timings.store),
+            claim_ms = ms(summary.timings.claim),
+            put_events_ms = ms(summary.timings.put_events),
+            mark_ms = ms(summary.timings.mark),
+            sweep_ms = ms(summary.timings.sweep),
             "batch done"
         );
         let mut response = SqsBatchResponse::default();
@@ -266,7 +320,10 @@ impl Consumer {
                 last_receive: v.receive_count >= max,
             })
             .collect();
-        let outcome = match self.store.insert_batch(&items).await {
+        let started = Instant::now();
+        let stored = self.store.insert_batch(&items).await;
+        summary.timings.store = started.elapsed();
+        let outcome = match stored {
             Ok(o) => o,
             Err(e) => {
                 error!(cause = %e, retryable = e.is_retryable(), records = valid.len(), "could not store the batch; every valid record will be retried");
@@ -354,23 +411,38 @@ impl Consumer {
         if ids.is_empty() {
             return HashSet::new();
         }
-        let claimed = match self.store.claim(ids, self.lease(deadline)).await {
+        let started = Instant::now();
+        let claimed = self.store.claim(ids, self.lease(deadline)).await;
+        summary.timings.claim += started.elapsed();
+        let claimed = match claimed {
             Ok(c) => c,
             Err(e) => {
                 error!(cause = %e, "could not claim stored events for publishing");
                 return HashSet::new();
             }
         };
-        let published = self.put_and_mark(&claimed, deadline).await;
+        let published = self
+            .put_and_mark(&claimed, deadline, &mut summary.timings)
+            .await;
         summary.published += published.len();
         published
     }
 
-    async fn put_and_mark(&self, claimed: &[TrackedEvent], deadline: Instant) -> HashSet<Uuid> {
+    /// Puts `claimed` on the bus and marks the successes; adds its time to `timings.put_events`
+    /// and `timings.mark`.
+    async fn put_and_mark(
+        &self,
+        claimed: &[TrackedEvent],
+        deadline: Instant,
+        timings: &mut PhaseTimings,
+    ) -> HashSet<Uuid> {
         if claimed.is_empty() {
             return HashSet::new();
         }
+        let started = Instant::now();
         let report = self.bus.publish(claimed, deadline).await;
+        timings.put_events += started.elapsed();
+        let started = Instant::now();
         if !report.failed.is_empty() {
             let ids: Vec<Uuid> = report.failed.iter().map(|(id, _)| *id).collect();
             error!(failed = ids.len(), first_error = %report.failed[0].1, "events not put on the bus; they stay in the outbox");
@@ -399,6 +471,7 @@ impl Consumer {
                 }
             }
         }
+        timings.mark += started.elapsed();
         marked
     }
 
@@ -426,7 +499,10 @@ impl Consumer {
         if claimed.is_empty() {
             return 0;
         }
-        let n = self.put_and_mark(&claimed, deadline).await.len();
+        let n = self
+            .put_and_mark(&claimed, deadline, &mut PhaseTimings::default())
+            .await
+            .len();
         info!(claimed = claimed.len(), published = n, "outbox sweep");
         n
     }

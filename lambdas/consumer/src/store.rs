@@ -1,8 +1,10 @@
 //! PostgreSQL: the `events` table and its outbox columns.
 //!
 //! The synchronous `postgres` client runs only inside `tokio::task::spawn_blocking`, through an
-//! `r2d2` pool built once per cold start. Every public method is one short transaction (or one
-//! autocommit statement); none stays open across a network call to another service.
+//! `r2d2` pool built once per cold start. Every public method runs autocommit statements (the
+//! migrations one transaction); none stays open across a network call to another service.
+//! Statements are sent with `query_typed`/`execute_typed`: parameter types given by the client,
+//! Parse/Bind/Execute in one round trip, no separate prepare.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +13,7 @@ use std::time::Duration;
 
 use kx_events::TrackedEvent;
 use postgres::error::SqlState;
+use postgres::types::Type;
 use r2d2_postgres::PostgresConnectionManager;
 use serde_json::Value;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -435,8 +438,9 @@ impl Store {
         self.insert_batch(&items).await
     }
 
-    /// Stores a batch with ONE `INSERT … SELECT FROM unnest(…) ON CONFLICT (event_id) DO NOTHING`
-    /// in one short transaction.
+    /// Stores a batch with ONE `INSERT … SELECT FROM unnest(…) ON CONFLICT (event_id) DO NOTHING`,
+    /// autocommit, which also links late children; usually one round trip (a lookup first only
+    /// when some event's parent is outside the batch; see `insert_tx`).
     ///
     /// Chains: an event whose parent is stored, or is stored by this same statement, is linked
     /// (the foreign key is checked at the end of the statement, so order inside the batch does
@@ -492,7 +496,9 @@ impl Store {
                    AND (publish_lease IS NULL OR publish_lease < now())
                  RETURNING {EVENT_COLUMNS}"
             );
-            let rows = c.query(&sql, &[&ids, &secs]).map_err(StoreError::from_pg)?;
+            let rows = c
+                .query_typed(&sql, &[(&ids, Type::UUID_ARRAY), (&secs, Type::FLOAT8)])
+                .map_err(StoreError::from_pg)?;
             Ok(rows.iter().map(row_event).collect())
         })
         .await
@@ -530,7 +536,15 @@ impl Store {
                  RETURNING {EVENT_COLUMNS}"
             );
             let rows = c
-                .query(&sql, &[&limit, &age, &secs, &exclude])
+                .query_typed(
+                    &sql,
+                    &[
+                        (&limit, Type::INT8),
+                        (&age, Type::FLOAT8),
+                        (&secs, Type::FLOAT8),
+                        (&exclude, Type::UUID_ARRAY),
+                    ],
+                )
                 .map_err(StoreError::from_pg)?;
             Ok(rows.iter().map(row_event).collect())
         })
@@ -544,10 +558,10 @@ impl Store {
         }
         let ids = event_ids.to_vec();
         self.run(move |c| {
-            c.execute(
+            c.execute_typed(
                 "UPDATE events SET published_at = now(), publish_lease = NULL
                  WHERE event_id = ANY($1) AND published_at IS NULL",
-                &[&ids],
+                &[(&ids, Type::UUID_ARRAY)],
             )
             .map_err(StoreError::from_pg)
         })
@@ -561,10 +575,10 @@ impl Store {
         }
         let ids = event_ids.to_vec();
         self.run(move |c| {
-            c.execute(
+            c.execute_typed(
                 "UPDATE events SET publish_lease = NULL
                  WHERE event_id = ANY($1) AND published_at IS NULL",
-                &[&ids],
+                &[(&ids, Type::UUID_ARRAY)],
             )
             .map_err(StoreError::from_pg)
         })
@@ -605,41 +619,19 @@ fn row_event(r: &postgres::Row) -> TrackedEvent {
     }
 }
 
-/// Which rows to insert and how: decided inside the transaction, after reading which of the
-/// batch's events and parents exist (locked `FOR KEY SHARE`, so a parent cannot vanish before the
-/// insert's foreign-key check).
-fn insert_tx(
-    c: &mut postgres::Client,
+/// Which of `items` to insert given the ids already `known` to be stored: `(accepted, undecided)`,
+/// `accepted` as (index, unresolved parent — `None` = linked), `undecided` waiting for a parent.
+///
+/// An event is accepted linked when it names no parent, or a known one, or one accepted before
+/// it (any order in the batch); when no more links are possible, last-receive events are accepted
+/// unlinked and their children may link in turn.
+fn decide(
     items: &[NewEvent],
-) -> Result<InsertOutcome, postgres::Error> {
-    let mut tx = c.transaction()?;
-    let mut lookup: Vec<Uuid> = items.iter().map(|i| i.event.event_id).collect();
-    lookup.extend(items.iter().filter_map(|i| i.event.previous_event_id));
-    lookup.sort_unstable();
-    lookup.dedup();
-    let existing: HashMap<Uuid, bool> = tx
-        .query(
-            "SELECT event_id, published_at IS NOT NULL FROM events
-             WHERE event_id = ANY($1) FOR KEY SHARE",
-            &[&lookup],
-        )?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-
-    let mut out = InsertOutcome::default();
-    let mut known: HashSet<Uuid> = existing.keys().copied().collect();
-    // index → unresolved parent (None = linked)
+    candidates: Vec<usize>,
+    mut known: HashSet<Uuid>,
+) -> (Vec<(usize, Option<Uuid>)>, Vec<usize>) {
     let mut accepted: Vec<(usize, Option<Uuid>)> = Vec::new();
-    let mut undecided: Vec<usize> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        if existing.contains_key(&item.event.event_id) {
-            out.statuses
-                .insert(item.event.event_id, StoreStatus::AlreadyStored);
-        } else {
-            undecided.push(i);
-        }
-    }
+    let mut undecided = candidates;
     loop {
         let before = undecided.len();
         undecided.retain(|&i| match items[i].event.previous_event_id {
@@ -667,6 +659,99 @@ fn insert_tx(
             break;
         }
     }
+    (accepted, undecided)
+}
+
+/// The batch statement: inserts the accepted rows, links children stored earlier without one of
+/// the inserted parents (the foreign key is checked at the end of the whole statement, so a
+/// child may point at a row inserted by the same statement), and reads the published state of
+/// the rows that existed before it (the statement's snapshot). One round trip, autocommit.
+///
+/// Rows: `(event_id, kind, flag)` with kind 0 = inserted now, 1 = existed before (flag: published),
+/// 2 = the number of linked children (in `linked`).
+const INSERT_SQL: &str = "WITH t AS (
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[],
+                 $12::timestamptz[], $13::jsonb[], $14::jsonb[], $15::uuid[], $16::bool[])
+           AS t(event_id, client_id, previous_event_id, user_id, entity_id, entity_type,
+                event_type, source, campaign_id, points_awarded, session_id, occurred_at,
+                metadata, extra_fields, unresolved_previous_event_id, on_bus)),
+     ins AS (
+         INSERT INTO events (event_id, client_id, previous_event_id, user_id, entity_id,
+             entity_type, event_type, source, campaign_id, points_awarded, session_id,
+             occurred_at, metadata, extra_fields, unresolved_previous_event_id, published_at)
+         SELECT t.event_id, t.client_id, t.previous_event_id, t.user_id, t.entity_id,
+             t.entity_type, t.event_type, t.source, t.campaign_id, t.points_awarded,
+             t.session_id, t.occurred_at, t.metadata, t.extra_fields,
+             t.unresolved_previous_event_id, CASE WHEN t.on_bus THEN now() END
+         FROM t
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id),
+     link AS (
+         UPDATE events
+         SET previous_event_id = unresolved_previous_event_id,
+             unresolved_previous_event_id = NULL
+         WHERE unresolved_previous_event_id IN (SELECT event_id FROM ins)
+         RETURNING 1)
+     SELECT event_id, 0 AS kind, false AS flag, 0::int8 AS linked FROM ins
+     UNION ALL
+     SELECT event_id, 1, published_at IS NOT NULL, 0 FROM events WHERE event_id = ANY($1)
+     UNION ALL
+     SELECT NULL, 2, false, count(*) FROM link";
+
+/// Stores the batch in as few round trips as possible, all autocommit (no explicit transaction):
+///
+/// - When every event can be decided from the batch alone (no parent, or a parent in the batch
+///   that is itself accepted), there is no lookup: one statement ([`INSERT_SQL`]) inserts, links
+///   late children and reports which rows existed already (and whether published).
+/// - Otherwise a plain `SELECT` first reads which of the batch's events and parents exist. It
+///   takes no lock: the insert's own foreign-key check locks the parents it needs (`FOR KEY
+///   SHARE`). If a parent disappeared between the two statements, the insert fails with a
+///   foreign-key violation and nothing is written: the handler reports every record of the batch
+///   as a batch item failure and SQS retries them (rows of `events` are never deleted by the
+///   consumer, so this race needs an outside delete).
+/// - Only when an `on_bus` copy finds its row already stored, a last `UPDATE` marks it published
+///   (idempotent: a failure there leaves the rows for the redelivery, which finds them and
+///   updates them then).
+///
+/// Every statement is sent with `query_typed` (Parse/Bind/Execute in one round trip, no separate
+/// prepare).
+fn insert_tx(
+    c: &mut postgres::Client,
+    items: &[NewEvent],
+) -> Result<InsertOutcome, postgres::Error> {
+    let mut out = InsertOutcome::default();
+    let all: Vec<usize> = (0..items.len()).collect();
+    let (fast_accepted, fast_undecided) = decide(items, all, HashSet::new());
+    let fast = fast_undecided.is_empty() && fast_accepted.iter().all(|&(_, m)| m.is_none());
+    // Published state of rows that existed before this call (the lookup's or the statement's).
+    let mut existing: HashMap<Uuid, bool> = HashMap::new();
+    let (mut accepted, undecided) = if fast {
+        (fast_accepted, fast_undecided)
+    } else {
+        let mut lookup: Vec<Uuid> = items.iter().map(|i| i.event.event_id).collect();
+        lookup.extend(items.iter().filter_map(|i| i.event.previous_event_id));
+        lookup.sort_unstable();
+        lookup.dedup();
+        existing = c
+            .query_typed(
+                "SELECT event_id, published_at IS NOT NULL FROM events WHERE event_id = ANY($1)",
+                &[(&lookup, Type::UUID_ARRAY)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut candidates = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if existing.contains_key(&item.event.event_id) {
+                out.statuses
+                    .insert(item.event.event_id, StoreStatus::AlreadyStored);
+            } else {
+                candidates.push(i);
+            }
+        }
+        decide(items, candidates, existing.keys().copied().collect())
+    };
     for &i in &undecided {
         let e = &items[i].event;
         out.statuses.insert(
@@ -678,6 +763,17 @@ fn insert_tx(
     }
     // A consistent row order keeps concurrent inserts of overlapping batches from deadlocking.
     accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
+
+    // An event stored unlinked whose parent is stored by this same statement (both on their last
+    // receive in one batch) is linked to it at once: it keeps its `InsertedUnlinked` status and
+    // counts as a linked child, as if stored unlinked and linked by the late-parent update (which
+    // only sees rows that existed before the statement). If that parent is inserted concurrently
+    // by another consumer in between, the child is linked all the same (the foreign key holds).
+    let accepted_ids: HashSet<Uuid> = accepted
+        .iter()
+        .map(|&(i, _)| items[i].event.event_id)
+        .collect();
+    let linked_in_batch = |missing: Option<Uuid>| missing.filter(|p| accepted_ids.contains(p));
 
     let n = accepted.len();
     let mut event_id = Vec::with_capacity(n);
@@ -700,10 +796,10 @@ fn insert_tx(
         let e = &items[i].event;
         event_id.push(e.event_id);
         client_id.push(e.client_id.as_str());
-        previous.push(if missing.is_some() {
-            None
-        } else {
-            e.previous_event_id
+        let in_batch = linked_in_batch(missing);
+        previous.push(match missing {
+            Some(_) => in_batch,
+            None => e.previous_event_id,
         });
         user_id.push(e.user_id.as_deref());
         entity_id.push(e.entity_id.as_deref());
@@ -716,55 +812,56 @@ fn insert_tx(
         occurred_at.push(e.occurred_at);
         metadata.push(e.metadata.clone().map(Value::Object));
         extra.push((!e.extra.is_empty()).then(|| Value::Object(e.extra.clone())));
-        unresolved.push(missing);
+        unresolved.push(if in_batch.is_some() { None } else { missing });
         on_bus.push(items[i].on_bus);
     }
-    let inserted: HashSet<Uuid> = if n == 0 {
-        HashSet::new()
-    } else {
-        tx.query(
-            "INSERT INTO events (event_id, client_id, previous_event_id, user_id, entity_id,
-                 entity_type, event_type, source, campaign_id, points_awarded, session_id,
-                 occurred_at, metadata, extra_fields, unresolved_previous_event_id, published_at)
-             SELECT t.event_id, t.client_id, t.previous_event_id, t.user_id, t.entity_id,
-                 t.entity_type, t.event_type, t.source, t.campaign_id, t.points_awarded,
-                 t.session_id, t.occurred_at, t.metadata, t.extra_fields,
-                 t.unresolved_previous_event_id, CASE WHEN t.on_bus THEN now() END
-             FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[],
-                         $12::timestamptz[], $13::jsonb[], $14::jsonb[], $15::uuid[], $16::bool[])
-               AS t(event_id, client_id, previous_event_id, user_id, entity_id, entity_type,
-                    event_type, source, campaign_id, points_awarded, session_id, occurred_at,
-                    metadata, extra_fields, unresolved_previous_event_id, on_bus)
-             ON CONFLICT (event_id) DO NOTHING
-             RETURNING event_id",
+    let mut inserted: HashSet<Uuid> = HashSet::new();
+    if n > 0 {
+        let rows = c.query_typed(
+            INSERT_SQL,
             &[
-                &event_id,
-                &client_id,
-                &previous,
-                &user_id,
-                &entity_id,
-                &entity_type,
-                &event_type,
-                &source,
-                &campaign_id,
-                &points,
-                &session_id,
-                &occurred_at,
-                &metadata,
-                &extra,
-                &unresolved,
-                &on_bus,
+                (&event_id, Type::UUID_ARRAY),
+                (&client_id, Type::TEXT_ARRAY),
+                (&previous, Type::UUID_ARRAY),
+                (&user_id, Type::TEXT_ARRAY),
+                (&entity_id, Type::TEXT_ARRAY),
+                (&entity_type, Type::TEXT_ARRAY),
+                (&event_type, Type::TEXT_ARRAY),
+                (&source, Type::TEXT_ARRAY),
+                (&campaign_id, Type::TEXT_ARRAY),
+                (&points, Type::INT4_ARRAY),
+                (&session_id, Type::TEXT_ARRAY),
+                (&occurred_at, Type::TIMESTAMPTZ_ARRAY),
+                (&metadata, Type::JSONB_ARRAY),
+                (&extra, Type::JSONB_ARRAY),
+                (&unresolved, Type::UUID_ARRAY),
+                (&on_bus, Type::BOOL_ARRAY),
             ],
-        )?
+        )?;
+        for r in &rows {
+            match r.get::<_, i32>(1) {
+                0 => {
+                    inserted.insert(r.get(0));
+                }
+                1 => {
+                    existing.insert(r.get(0), r.get(2));
+                }
+                _ => out.linked_children = r.get::<_, i64>(3).max(0) as u64,
+            }
+        }
+    }
+    out.linked_children += accepted
         .iter()
-        .map(|r| r.get(0))
-        .collect()
-    };
+        .filter(|&&(i, missing)| {
+            linked_in_batch(missing).is_some_and(|p| inserted.contains(&p))
+                && inserted.contains(&items[i].event.event_id)
+        })
+        .count() as u64;
     for &(i, missing) in &accepted {
         let id = items[i].event.event_id;
         let status = match (inserted.contains(&id), missing) {
-            // Inserted concurrently by another consumer between our read and our insert.
+            // Stored before (the statement's snapshot saw it), or inserted concurrently by
+            // another consumer after that snapshot.
             (false, _) => StoreStatus::AlreadyStored,
             (true, None) => StoreStatus::Inserted,
             (true, Some(p)) => StoreStatus::InsertedUnlinked { missing_parent: p },
@@ -781,10 +878,10 @@ fn insert_tx(
         .map(|i| i.event.event_id)
         .collect();
     if !on_bus_stored.is_empty() {
-        tx.execute(
+        c.execute_typed(
             "UPDATE events SET published_at = now(), publish_lease = NULL
              WHERE event_id = ANY($1) AND published_at IS NULL",
-            &[&on_bus_stored],
+            &[(&on_bus_stored, Type::UUID_ARRAY)],
         )?;
     }
     for item in items {
@@ -795,18 +892,5 @@ fn insert_tx(
             out.published.insert(id);
         }
     }
-
-    // Children stored earlier without this parent get their link now.
-    if !inserted.is_empty() {
-        let ids: Vec<Uuid> = inserted.iter().copied().collect();
-        out.linked_children = tx.execute(
-            "UPDATE events
-             SET previous_event_id = unresolved_previous_event_id,
-                 unresolved_previous_event_id = NULL
-             WHERE unresolved_previous_event_id = ANY($1)",
-            &[&ids],
-        )?;
-    }
-    tx.commit()?;
     Ok(out)
 }
