@@ -894,3 +894,74 @@ fn insert_tx(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: Uuid, previous: Option<Uuid>, last_receive: bool) -> NewEvent {
+        let mut e = TrackedEvent::new("client_123", "order", "order_created");
+        e.event_id = id;
+        e.previous_event_id = previous;
+        NewEvent {
+            event: e,
+            on_bus: false,
+            last_receive,
+        }
+    }
+
+    fn sorted(mut v: Vec<(usize, Option<Uuid>)>) -> Vec<(usize, Option<Uuid>)> {
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn in_batch_chains_are_decided_without_a_lookup_in_any_order() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let items = [
+            item(c, Some(b), false),
+            item(b, Some(a), false),
+            item(a, None, false),
+        ];
+        let (accepted, undecided) = decide(&items, vec![0, 1, 2], HashSet::new());
+        assert!(undecided.is_empty());
+        assert_eq!(sorted(accepted), vec![(0, None), (1, None), (2, None)]);
+    }
+
+    #[test]
+    fn a_self_reference_or_a_cycle_waits_like_a_missing_parent() {
+        let (a, b, s) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let items = [
+            item(a, Some(b), false),
+            item(b, Some(a), false),
+            item(s, Some(s), false),
+        ];
+        let (accepted, undecided) = decide(&items, vec![0, 1, 2], HashSet::new());
+        assert!(accepted.is_empty());
+        assert_eq!(undecided, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn last_receive_events_of_one_round_are_accepted_unlinked_together() {
+        // `child` names `parent`, which names a missing event: both on their last receive are
+        // accepted unlinked in the same round (insert_tx then links child to parent at once).
+        let (missing, parent, child) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let items = [
+            item(child, Some(parent), true),
+            item(parent, Some(missing), true),
+        ];
+        let (accepted, undecided) = decide(&items, vec![0, 1], HashSet::new());
+        assert!(undecided.is_empty());
+        assert_eq!(
+            sorted(accepted),
+            vec![(0, Some(parent)), (1, Some(missing))]
+        );
+        // With the parent known (stored), the child is linked and only the parent waits.
+        let items = [
+            item(child, Some(parent), false),
+            item(parent, Some(missing), false),
+        ];
+        let (accepted, undecided) = decide(&items, vec![0], [parent].into_iter().collect());
+        assert_eq!((accepted, undecided), (vec![(0, None)], vec![]));
+    }
+}
