@@ -732,9 +732,9 @@ impl Harness {
 /// The consumer's `bootstrap` binary for end-to-end runs.
 ///
 /// `KX_BOOTSTRAP` wins when set (e.g. a release build, or the arm64 artifact run under qemu by
-/// the caller). Otherwise this runs `cargo build -p kx-events-consumer --bin bootstrap` (a no-op
-/// when `make test` already built the workspace's binaries) with the `cargo` that runs the tests
-/// and the same `CARGO_TARGET_DIR`, and takes the executable's path from cargo's JSON messages:
+/// the caller). Otherwise this runs `cargo build --workspace --bins` (see [`e2e::bootstrap`]; a
+/// no-op when `make test` already built the workspace's binaries) with the `cargo` that runs the
+/// tests and the same `CARGO_TARGET_DIR`, and takes the executable's path from cargo's JSON messages:
 /// no guessing of target directories or profiles. `env!("CARGO_BIN_EXE_bootstrap")` only exists
 /// inside the consumer's own package.
 pub fn bootstrap_path() -> std::path::PathBuf {
@@ -752,26 +752,8 @@ fn build_bootstrap() -> std::path::PathBuf {
         );
         return path;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new(&cargo)
-        .current_dir(&workspace)
-        .args([
-            "build",
-            "-p",
-            "kx-events-consumer",
-            "--bin",
-            "bootstrap",
-            "--message-format=json-render-diagnostics",
-        ])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
-    assert!(out.status.success(), "cargo build of bootstrap failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "bootstrap")
-        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
-        .expect("cargo reported no bootstrap executable")
+    // One build recipe for every test binary: the same `cargo build --workspace --bins` that
+    // `make test` runs first (so a no-op there), without the test process's CARGO_* variables
+    // that would make ring's build script rerun.
+    crate::e2e::bootstrap()
 }
