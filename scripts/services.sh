@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts (idempotently) the local services kx-events needs for tests, the demo and benchmarks:
-#   - PostgreSQL 15 (the machine's cluster) with a password role over TCP on 127.0.0.1
+#   - PostgreSQL (the machine's `main` cluster of the newest installed major version, 15 on Debian
+#     12; installed when absent) with a password role over TCP on 127.0.0.1
 #   - a moto server (SQS, EventBridge, Secrets Manager, SSM, ...) on 127.0.0.1
 # and writes their settings to .state/env, which callers `source`.
 #
@@ -14,6 +15,11 @@ mkdir -p "$state"
 PG_USER=${KX_PG_USER:-kx}
 PG_PASSWORD=${KX_PG_PASSWORD:-kx}
 PG_PORT=${KX_PG_PORT:-5432}
+pg_version() {
+  local newest
+  newest=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sed 's|/usr/lib/postgresql/||; s|/bin/postgres||' | sort -n | tail -1 || true)
+  echo "${KX_PG_VERSION:-${newest:-15}}"
+}
 MOTO_PORT_FILE="$state/moto.port"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -21,20 +27,21 @@ log() { printf '[services] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
 install_postgres() {
-  if ! command -v pg_ctlcluster >/dev/null || [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
-    log "installing PostgreSQL 15"
+  if ! command -v pg_ctlcluster >/dev/null || [ ! -x "/usr/lib/postgresql/$(pg_version)/bin/postgres" ]; then
+    log "installing PostgreSQL"
     as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql-15 postgresql-client-15 >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql postgresql-client >/dev/null
   fi
-  if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 *main'; then
-    as_root pg_createcluster 15 main >/dev/null
+  PG_VERSION=$(pg_version)
+  if ! pg_lsclusters -h 2>/dev/null | awk -v v="$PG_VERSION" '$1==v && $2=="main"' | grep -q .; then
+    as_root pg_createcluster "$PG_VERSION" main >/dev/null
   fi
 }
 
 start_postgres() {
-  if ! pg_lsclusters -h | awk '$1==15 && $2=="main" {print $4}' | grep -q online; then
-    log "starting PostgreSQL 15"
-    as_root pg_ctlcluster 15 main start
+  if ! pg_lsclusters -h | awk -v v="$PG_VERSION" '$1==v && $2=="main" {print $4}' | grep -q online; then
+    log "starting PostgreSQL $PG_VERSION"
+    as_root pg_ctlcluster "$PG_VERSION" main start
   fi
   for _ in $(seq 1 50); do
     pg_isready -q -h 127.0.0.1 -p "$PG_PORT" && break
