@@ -73,8 +73,12 @@ impl StoreError {
             | StoreError::Task(_) => true,
             StoreError::Statement { code, .. } => {
                 // Transaction rollbacks (40: serialization, deadlock), resources (53), operator
-                // intervention incl. statement timeout (57), connection exceptions (08).
-                ["40", "53", "57", "08"].iter().any(|c| code.starts_with(c))
+                // intervention incl. statement timeout (57), connection exceptions (08), and a
+                // foreign-key violation (23503): the only way the batch INSERT meets one is a
+                // parent deleted between the lookup and the insert, which a retry resolves.
+                ["40", "53", "57", "08", "23503"]
+                    .iter()
+                    .any(|c| code.starts_with(c))
             }
             StoreError::Tls(_) | StoreError::Migration(_) => false,
         }
@@ -898,6 +902,20 @@ fn insert_tx(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retryable_statement_errors() {
+        let statement = |code: &str| StoreError::Statement {
+            code: code.into(),
+            message: String::new(),
+        };
+        for code in ["40001", "40P01", "53300", "57014", "08006", "23503"] {
+            assert!(statement(code).is_retryable(), "{code}");
+        }
+        for code in ["23505", "22P02", "42601", "23502"] {
+            assert!(!statement(code).is_retryable(), "{code}");
+        }
+    }
 
     fn item(id: Uuid, previous: Option<Uuid>, last_receive: bool) -> NewEvent {
         let mut e = TrackedEvent::new("client_123", "order", "order_created");
