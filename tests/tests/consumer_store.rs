@@ -238,6 +238,14 @@ fn event(id: Uuid, previous: Option<Uuid>) -> TrackedEvent {
     e
 }
 
+fn item(event: TrackedEvent, last_receive: bool) -> NewEvent {
+    NewEvent {
+        event,
+        on_bus: false,
+        last_receive,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn foreign_key_is_checked_at_the_end_of_the_single_insert() {
     let db = TestDb::create().await;
@@ -269,16 +277,8 @@ async fn missing_parent_waits_then_is_stored_unlinked_and_linked_when_the_parent
     let (parent, child, grandchild) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let items = |last_receive| {
         vec![
-            NewEvent {
-                event: event(grandchild, Some(child)),
-                on_bus: false,
-                last_receive: false,
-            },
-            NewEvent {
-                event: event(child, Some(parent)),
-                on_bus: false,
-                last_receive,
-            },
+            item(event(grandchild, Some(child)), false),
+            item(event(child, Some(parent)), last_receive),
         ]
     };
     let out = store.insert_batch(&items(false)).await.unwrap();
@@ -322,6 +322,90 @@ async fn missing_parent_waits_then_is_stored_unlinked_and_linked_when_the_parent
     let row = db.event_row(child).await.unwrap();
     assert_eq!(row["previous_event_id"], parent.to_string());
     assert_eq!(row["unresolved_previous_event_id"], serde_json::Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_outside_parent_does_not_hold_back_its_siblings() {
+    // The store first tries the batch in one statement that assumes every parent named from
+    // outside the batch is stored; here one is not, so that statement must write nothing and the
+    // batch is decided again on what is stored.
+    let db = TestDb::create().await;
+    let store = migrated(&db).await;
+    let (stored_parent, old, missing) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    store
+        .insert_events(&[event(stored_parent, None), event(old, None)])
+        .await
+        .unwrap();
+    store.mark_published(&[old]).await.unwrap();
+    let (linked, waiting, last, fresh, in_batch_child) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    let out = store
+        .insert_batch(&[
+            item(event(in_batch_child, Some(waiting)), false),
+            item(event(linked, Some(stored_parent)), false),
+            item(event(waiting, Some(missing)), false),
+            item(event(last, Some(missing)), true),
+            item(event(old, None), false),
+            item(event(fresh, None), false),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.status(&linked), Some(StoreStatus::Inserted));
+    assert_eq!(out.status(&fresh), Some(StoreStatus::Inserted));
+    assert_eq!(
+        out.status(&waiting),
+        Some(StoreStatus::WaitingForParent {
+            missing_parent: missing
+        })
+    );
+    assert_eq!(
+        out.status(&in_batch_child),
+        Some(StoreStatus::WaitingForParent {
+            missing_parent: waiting
+        })
+    );
+    assert_eq!(
+        out.status(&last),
+        Some(StoreStatus::InsertedUnlinked {
+            missing_parent: missing
+        })
+    );
+    assert_eq!(out.status(&old), Some(StoreStatus::AlreadyStored));
+    assert!(out.is_published(&old));
+    assert!(!out.is_published(&linked));
+    assert_eq!(out.inserted(), 3);
+    assert_eq!(db.count_events("").await, 5);
+    let row = db.event_row(linked).await.unwrap();
+    assert_eq!(row["previous_event_id"], stored_parent.to_string());
+
+    // The same batch again, now that `missing` is stored: the waiting ones link, nothing else
+    // changes.
+    store.insert_events(&[event(missing, None)]).await.unwrap();
+    let again = store
+        .insert_batch(&[
+            item(event(in_batch_child, Some(waiting)), false),
+            item(event(linked, Some(stored_parent)), false),
+            item(event(waiting, Some(missing)), false),
+            item(event(last, Some(missing)), false),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(again.status(&waiting), Some(StoreStatus::Inserted));
+    assert_eq!(again.status(&in_batch_child), Some(StoreStatus::Inserted));
+    assert_eq!(again.status(&linked), Some(StoreStatus::AlreadyStored));
+    assert_eq!(again.status(&last), Some(StoreStatus::AlreadyStored));
+    assert_eq!(db.count_events("").await, 8);
+    let row = db.event_row(last).await.unwrap();
+    assert_eq!(
+        row["previous_event_id"],
+        missing.to_string(),
+        "linked when the parent came"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

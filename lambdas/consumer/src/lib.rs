@@ -43,6 +43,7 @@ mod dlq;
 mod handler;
 mod init_error;
 pub mod migrate;
+mod pool;
 mod settings;
 mod store;
 mod tls;

@@ -1,10 +1,10 @@
 //! PostgreSQL: the `events` table and its outbox columns.
 //!
 //! The synchronous `postgres` client runs only inside `tokio::task::spawn_blocking`, through an
-//! `r2d2` pool built once per cold start. Every public method runs autocommit statements (the
-//! migrations one transaction); none stays open across a network call to another service.
-//! Statements are sent with `query_typed`/`execute_typed`: parameter types given by the client,
-//! Parse/Bind/Execute in one round trip, no separate prepare.
+//! `r2d2` pool built once per cold start (see `pool`: statements prepared once per connection, no
+//! health check on a connection used in the last seconds). Every public method runs autocommit
+//! statements (the migrations one transaction); none stays open across a network call to another
+//! service.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,18 +13,17 @@ use std::time::Duration;
 
 use kx_events::TrackedEvent;
 use postgres::error::SqlState;
-use postgres::types::Type;
-use r2d2_postgres::PostgresConnectionManager;
+use postgres::types::{Json, Type};
 use serde_json::Value;
-use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use crate::config::{Config, ConfigError};
 use crate::migrate::{self, MigrationError, MigrationReport};
+use crate::pool::{Conn, Manager};
 use crate::settings::{DbSecret, DbSettings};
 use crate::tls;
 
-type PgPool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type PgPool = r2d2::Pool<Manager>;
 
 /// A database failure. [`StoreError::is_retryable`] tells whether trying again later may succeed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -268,14 +267,52 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const EVENT_COLUMNS: &str = "event_id, client_id, previous_event_id, user_id, entity_id, \
-    entity_type, event_type, source, campaign_id, points_awarded, session_id, occurred_at, \
-    metadata, extra_fields, unresolved_previous_event_id";
+/// The columns [`row_event`] reads (a macro, so that statements can be `concat!` constants).
+macro_rules! event_columns {
+    () => {
+        "event_id, client_id, previous_event_id, user_id, entity_id, entity_type, event_type, \
+         source, campaign_id, points_awarded, session_id, occurred_at, metadata, extra_fields, \
+         unresolved_previous_event_id"
+    };
+}
+
+const CLAIM_SQL: &str = concat!(
+    "UPDATE events SET publish_lease = now() + make_interval(secs => $2)
+     WHERE event_id = ANY($1) AND published_at IS NULL
+       AND (publish_lease IS NULL OR publish_lease < now())
+     RETURNING ",
+    event_columns!()
+);
+
+const CLAIM_STALE_SQL: &str = concat!(
+    "UPDATE events SET publish_lease = now() + make_interval(secs => $3)
+     WHERE event_id IN (
+         SELECT event_id FROM events
+         WHERE published_at IS NULL
+           AND created_at <= now() - make_interval(secs => $2)
+           AND (publish_lease IS NULL OR publish_lease < now())
+           AND event_id <> ALL($4)
+         ORDER BY created_at
+         LIMIT $1
+         FOR UPDATE SKIP LOCKED)
+       AND published_at IS NULL
+     RETURNING ",
+    event_columns!()
+);
+
+const MARK_PUBLISHED_SQL: &str = "UPDATE events SET published_at = now(), publish_lease = NULL
+     WHERE event_id = ANY($1) AND published_at IS NULL";
+
+const RELEASE_SQL: &str = "UPDATE events SET publish_lease = NULL
+     WHERE event_id = ANY($1) AND published_at IS NULL";
+
+const LOOKUP_SQL: &str =
+    "SELECT event_id, published_at IS NOT NULL FROM events WHERE event_id = ANY($1)";
 
 fn build_pool(settings: &DbSettings, last: &Arc<LastConnectError>) -> Result<PgPool, StoreError> {
     let tls = tls::connector(settings.sslmode, settings.ssl_root_cert.as_deref())
         .map_err(StoreError::Tls)?;
-    let manager = PostgresConnectionManager::new(settings.pg_config(), tls);
+    let manager = Manager::new(settings.pg_config(), tls);
     Ok(r2d2::Pool::builder()
         .max_size(settings.pool_size.max(1))
         .min_idle(Some(0))
@@ -356,7 +393,7 @@ impl Store {
     /// the secret once (when the store has one) and tries again.
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
-        F: Fn(&mut postgres::Client) -> Result<T, StoreError> + Send + Sync + 'static,
+        F: Fn(&mut Conn) -> Result<T, StoreError> + Send + Sync + 'static,
         T: Send + 'static,
     {
         let f = Arc::new(f);
@@ -372,24 +409,49 @@ impl Store {
 
     async fn run_once<T, F>(&self, f: Arc<F>) -> Result<T, StoreError>
     where
-        F: Fn(&mut postgres::Client) -> Result<T, StoreError> + Send + Sync + 'static,
+        F: Fn(&mut Conn) -> Result<T, StoreError> + Send + Sync + 'static,
         T: Send + 'static,
     {
         let pool = lock(&self.inner.pool).clone();
         let last = self.inner.last_connect_error.clone();
         tokio::task::spawn_blocking(move || {
-            *lock(&last.0) = None;
-            let mut conn = pool.pool().get().map_err(|e| match lock(&last.0).take() {
-                Some((Some(code), text))
-                    if code == SqlState::INVALID_PASSWORD
-                        || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
-                {
-                    StoreError::Auth(text)
+            let checkout = || {
+                *lock(&last.0) = None;
+                pool.pool().get().map_err(|e| match lock(&last.0).take() {
+                    Some((Some(code), text))
+                        if code == SqlState::INVALID_PASSWORD
+                            || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+                    {
+                        StoreError::Auth(text)
+                    }
+                    Some((_, text)) => StoreError::Unavailable(text),
+                    None => StoreError::Unavailable(e.to_string()),
+                })
+            };
+            let attempt = |conn: &mut Conn| {
+                conn.checked_out();
+                let result = f(conn);
+                match &result {
+                    Ok(_) => conn.ok(),
+                    Err(_) if conn.is_closed() => conn.lost(),
+                    Err(StoreError::ConnectionLost(_)) => conn.lost(),
+                    Err(StoreError::Statement { .. }) => conn.statement_failed(),
+                    Err(_) => {}
                 }
-                Some((_, text)) => StoreError::Unavailable(text),
-                None => StoreError::Unavailable(e.to_string()),
-            })?;
-            f(&mut conn)
+                result
+            };
+            let mut conn = checkout()?;
+            match attempt(&mut conn) {
+                // A pooled connection that the server closed while it was idle (a restart, a
+                // terminated backend): every statement of the store is idempotent, so it runs
+                // once more on a checked connection.
+                Err(e) if conn.reused() && conn.is_lost() => {
+                    drop(conn);
+                    tracing::warn!(cause = %e, "pooled database connection lost; retrying once on a checked connection");
+                    attempt(&mut *checkout()?)
+                }
+                other => other,
+            }
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
@@ -401,7 +463,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let report = self
             .run(|c| {
-                migrate::apply(c)
+                migrate::apply(c.client())
                     .map_err(StoreError::from_pg)?
                     .map_err(StoreError::Migration)
             })
@@ -425,7 +487,8 @@ impl Store {
     /// A connection round trip (`SELECT 1`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.run(|c| {
-            c.simple_query("SELECT 1")
+            c.client()
+                .simple_query("SELECT 1")
                 .map(|_| ())
                 .map_err(StoreError::from_pg)
         })
@@ -438,13 +501,13 @@ impl Store {
         &self,
         events: &[TrackedEvent],
     ) -> Result<InsertOutcome, StoreError> {
-        let items: Vec<NewEvent> = events.iter().cloned().map(NewEvent::from).collect();
-        self.insert_batch(&items).await
+        self.insert_owned(events.iter().cloned().map(NewEvent::from).collect())
+            .await
     }
 
     /// Stores a batch with ONE `INSERT … SELECT FROM unnest(…) ON CONFLICT (event_id) DO NOTHING`,
-    /// autocommit, which also links late children; usually one round trip (a lookup first only
-    /// when some event's parent is outside the batch; see `insert_tx`).
+    /// autocommit, which also links late children: one round trip when every parent named from
+    /// outside the batch is stored (the statement checks them), two otherwise (see `insert_tx`).
     ///
     /// Chains: an event whose parent is stored, or is stored by this same statement, is linked
     /// (the foreign key is checked at the end of the statement, so order inside the batch does
@@ -457,8 +520,12 @@ impl Store {
     ///
     /// Duplicate event ids inside the batch are stored once (the first one's content).
     pub async fn insert_batch(&self, items: &[NewEvent]) -> Result<InsertOutcome, StoreError> {
+        self.insert_owned(items.to_vec()).await
+    }
+
+    async fn insert_owned(&self, items: Vec<NewEvent>) -> Result<InsertOutcome, StoreError> {
         self.ensure_migrated().await?;
-        let mut seen: HashMap<Uuid, usize> = HashMap::new();
+        let mut seen: HashMap<Uuid, usize> = HashMap::with_capacity(items.len());
         let mut unique: Vec<NewEvent> = Vec::with_capacity(items.len());
         for item in items {
             match seen.get(&item.event.event_id) {
@@ -468,7 +535,7 @@ impl Store {
                 }
                 None => {
                     seen.insert(item.event.event_id, unique.len());
-                    unique.push(item.clone());
+                    unique.push(item);
                 }
             }
         }
@@ -494,14 +561,12 @@ impl Store {
         let ids = event_ids.to_vec();
         let secs = lease.as_secs_f64();
         self.run(move |c| {
-            let sql = format!(
-                "UPDATE events SET publish_lease = now() + make_interval(secs => $2)
-                 WHERE event_id = ANY($1) AND published_at IS NULL
-                   AND (publish_lease IS NULL OR publish_lease < now())
-                 RETURNING {EVENT_COLUMNS}"
-            );
+            let st = c
+                .statement(CLAIM_SQL, &[Type::UUID_ARRAY, Type::FLOAT8])
+                .map_err(StoreError::from_pg)?;
             let rows = c
-                .query_typed(&sql, &[(&ids, Type::UUID_ARRAY), (&secs, Type::FLOAT8)])
+                .client()
+                .query(&st, &[&ids, &secs])
                 .map_err(StoreError::from_pg)?;
             Ok(rows.iter().map(row_event).collect())
         })
@@ -525,30 +590,15 @@ impl Store {
         let exclude = exclude.to_vec();
         let (limit, age, secs) = (i64::from(limit), min_age.as_secs_f64(), lease.as_secs_f64());
         self.run(move |c| {
-            let sql = format!(
-                "UPDATE events SET publish_lease = now() + make_interval(secs => $3)
-                 WHERE event_id IN (
-                     SELECT event_id FROM events
-                     WHERE published_at IS NULL
-                       AND created_at <= now() - make_interval(secs => $2)
-                       AND (publish_lease IS NULL OR publish_lease < now())
-                       AND event_id <> ALL($4)
-                     ORDER BY created_at
-                     LIMIT $1
-                     FOR UPDATE SKIP LOCKED)
-                   AND published_at IS NULL
-                 RETURNING {EVENT_COLUMNS}"
-            );
-            let rows = c
-                .query_typed(
-                    &sql,
-                    &[
-                        (&limit, Type::INT8),
-                        (&age, Type::FLOAT8),
-                        (&secs, Type::FLOAT8),
-                        (&exclude, Type::UUID_ARRAY),
-                    ],
+            let st = c
+                .statement(
+                    CLAIM_STALE_SQL,
+                    &[Type::INT8, Type::FLOAT8, Type::FLOAT8, Type::UUID_ARRAY],
                 )
+                .map_err(StoreError::from_pg)?;
+            let rows = c
+                .client()
+                .query(&st, &[&limit, &age, &secs, &exclude])
                 .map_err(StoreError::from_pg)?;
             Ok(rows.iter().map(row_event).collect())
         })
@@ -561,15 +611,8 @@ impl Store {
             return Ok(0);
         }
         let ids = event_ids.to_vec();
-        self.run(move |c| {
-            c.execute_typed(
-                "UPDATE events SET published_at = now(), publish_lease = NULL
-                 WHERE event_id = ANY($1) AND published_at IS NULL",
-                &[(&ids, Type::UUID_ARRAY)],
-            )
-            .map_err(StoreError::from_pg)
-        })
-        .await
+        self.run(move |c| execute(c, MARK_PUBLISHED_SQL, &ids))
+            .await
     }
 
     /// Drops the lease of rows whose put failed, so that the next attempt need not wait for it.
@@ -578,16 +621,16 @@ impl Store {
             return Ok(0);
         }
         let ids = event_ids.to_vec();
-        self.run(move |c| {
-            c.execute_typed(
-                "UPDATE events SET publish_lease = NULL
-                 WHERE event_id = ANY($1) AND published_at IS NULL",
-                &[(&ids, Type::UUID_ARRAY)],
-            )
-            .map_err(StoreError::from_pg)
-        })
-        .await
+        self.run(move |c| execute(c, RELEASE_SQL, &ids)).await
     }
+}
+
+/// Runs a prepared statement whose only parameter is an array of event ids.
+fn execute(c: &mut Conn, sql: &'static str, ids: &Vec<Uuid>) -> Result<u64, StoreError> {
+    let st = c
+        .statement(sql, &[Type::UUID_ARRAY])
+        .map_err(StoreError::from_pg)?;
+    c.client().execute(&st, &[ids]).map_err(StoreError::from_pg)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -667,12 +710,21 @@ fn decide(
 }
 
 /// The batch statement: inserts the accepted rows, links children stored earlier without one of
-/// the inserted parents (the foreign key is checked at the end of the whole statement, so a
-/// child may point at a row inserted by the same statement), and reads the published state of
-/// the rows that existed before it (the statement's snapshot). One round trip, autocommit.
+/// the inserted rows as parent (the foreign key is checked at the end of the whole statement, so
+/// a child may point at a row inserted by the same statement), and reads the published state of
+/// the rows that existed before it (the statement's snapshot; only rows it did not insert are
+/// looked up). One round trip, autocommit. Per new event it costs the bare insert's index probes
+/// plus one per parent named from outside the batch (and, only while some row waits unlinked,
+/// one of the small partial index of unlinked rows).
 ///
-/// Rows: `(event_id, kind, flag)` with kind 0 = inserted now, 1 = existed before (flag: published),
-/// 2 = the number of linked children (in `linked`).
+/// `$17` lists parents outside the batch that the caller assumed stored: the statement inserts
+/// nothing unless every one of them exists, and then returns which do (so that the caller can
+/// decide again without another lookup).
+///
+/// Rows: `(event_id, kind, flag, linked)` with kind 0 = inserted now, 1 = batch event that existed
+/// before (flag: published), 3 = outside parent that exists (only when one is missing; flag
+/// unused), 2 = one row: flag = whether the insert ran (all of `$17` exist), linked = number of
+/// linked children.
 const INSERT_SQL: &str = "WITH t AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[],
@@ -680,6 +732,9 @@ const INSERT_SQL: &str = "WITH t AS (
            AS t(event_id, client_id, previous_event_id, user_id, entity_id, entity_type,
                 event_type, source, campaign_id, points_awarded, session_id, occurred_at,
                 metadata, extra_fields, unresolved_previous_event_id, on_bus)),
+     go AS (
+         SELECT count(*) = cardinality($17::uuid[]) AS ok
+         FROM events WHERE event_id = ANY($17::uuid[])),
      ins AS (
          INSERT INTO events (event_id, client_id, previous_event_id, user_id, entity_id,
              entity_type, event_type, source, campaign_id, points_awarded, session_id,
@@ -689,6 +744,7 @@ const INSERT_SQL: &str = "WITH t AS (
              t.session_id, t.occurred_at, t.metadata, t.extra_fields,
              t.unresolved_previous_event_id, CASE WHEN t.on_bus THEN now() END
          FROM t
+         WHERE (SELECT ok FROM go)
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id),
      link AS (
@@ -696,66 +752,113 @@ const INSERT_SQL: &str = "WITH t AS (
          SET previous_event_id = unresolved_previous_event_id,
              unresolved_previous_event_id = NULL
          WHERE unresolved_previous_event_id IN (SELECT event_id FROM ins)
+           AND EXISTS (SELECT 1 FROM events WHERE unresolved_previous_event_id IS NOT NULL)
          RETURNING 1)
      SELECT event_id, 0 AS kind, false AS flag, 0::int8 AS linked FROM ins
      UNION ALL
-     SELECT event_id, 1, published_at IS NOT NULL, 0 FROM events WHERE event_id = ANY($1)
+     SELECT event_id, 1, published_at IS NOT NULL, 0 FROM events
+     WHERE event_id IN (SELECT event_id FROM t EXCEPT ALL SELECT event_id FROM ins)
      UNION ALL
-     SELECT NULL, 2, false, count(*) FROM link";
+     SELECT event_id, 3, false, 0 FROM events
+     WHERE event_id = ANY($17::uuid[]) AND NOT (SELECT ok FROM go)
+     UNION ALL
+     SELECT NULL, 2, (SELECT ok FROM go), count(*) FROM link";
+
+const INSERT_TYPES: [Type; 17] = [
+    Type::UUID_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::UUID_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::INT4_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::UUID_ARRAY,
+    Type::BOOL_ARRAY,
+    Type::UUID_ARRAY,
+];
+
+/// What one run of [`INSERT_SQL`] reported.
+#[derive(Default)]
+struct Ran {
+    /// Every parent of `$17` exists, so the insert ran.
+    ok: bool,
+    inserted: HashSet<Uuid>,
+    /// Rows that existed before the statement, with their published state.
+    existing: HashMap<Uuid, bool>,
+    linked: u64,
+}
 
 /// Stores the batch in as few round trips as possible, all autocommit (no explicit transaction):
 ///
-/// - When every event can be decided from the batch alone (no parent, or a parent in the batch
-///   that is itself accepted), there is no lookup: one statement ([`INSERT_SQL`]) inserts, links
-///   late children and reports which rows existed already (and whether published).
-/// - Otherwise a plain `SELECT` first reads which of the batch's events and parents exist. It
-///   takes no lock: the insert's own foreign-key check locks the parents it needs (`FOR KEY
-///   SHARE`). If a parent disappeared between the two statements, the insert fails with a
-///   foreign-key violation and nothing is written: the handler reports every record of the batch
-///   as a batch item failure and SQS retries them (rows of `events` are never deleted by the
-///   consumer, so this race needs an outside delete).
+/// - Optimistically, in ONE statement ([`INSERT_SQL`]): every event is decided as if each parent
+///   named from outside the batch were stored (children of parents in the batch are linked
+///   whatever their order); the statement checks those parents itself and inserts only if all
+///   exist, then links late children and reports which rows existed already (and whether
+///   published). This is every batch whose parents arrived first, the common case.
+/// - When a parent outside the batch is missing (the statement then wrote nothing and said which
+///   rows exist), or the batch has a cycle of parents, the events are decided on what is stored:
+///   waiting for their parent, or stored unlinked on their last receive; a second statement
+///   inserts those that can be. No statement takes a lock beforehand: the insert's own
+///   foreign-key check locks the parents it needs (`FOR KEY SHARE`). If a parent disappeared in
+///   between, the insert fails with a foreign-key violation and nothing is written: the handler
+///   reports every record of the batch as a batch item failure and SQS retries them (rows of
+///   `events` are never deleted by the consumer, so this race needs an outside delete).
 /// - Only when an `on_bus` copy finds its row already stored, a last `UPDATE` marks it published
 ///   (idempotent: a failure there leaves the rows for the redelivery, which finds them and
 ///   updates them then).
 ///
-/// Every statement is sent with `query_typed` (Parse/Bind/Execute in one round trip, no separate
-/// prepare).
-fn insert_tx(
-    c: &mut postgres::Client,
-    items: &[NewEvent],
-) -> Result<InsertOutcome, postgres::Error> {
+/// Statements are prepared once per pooled connection (see `pool`).
+fn insert_tx(c: &mut Conn, items: &[NewEvent]) -> Result<InsertOutcome, postgres::Error> {
     let mut out = InsertOutcome::default();
+    let batch_ids: HashSet<Uuid> = items.iter().map(|i| i.event.event_id).collect();
+    let mut outside: Vec<Uuid> = items
+        .iter()
+        .filter_map(|i| i.event.previous_event_id)
+        .filter(|p| !batch_ids.contains(p))
+        .collect();
+    outside.sort_unstable();
+    outside.dedup();
     let all: Vec<usize> = (0..items.len()).collect();
-    let (fast_accepted, fast_undecided) = decide(items, all, HashSet::new());
-    let fast = fast_undecided.is_empty() && fast_accepted.iter().all(|&(_, m)| m.is_none());
-    // Published state of rows that existed before this call (the lookup's or the statement's).
-    let mut existing: HashMap<Uuid, bool> = HashMap::new();
-    let (mut accepted, undecided) = if fast {
-        (fast_accepted, fast_undecided)
-    } else {
-        let mut lookup: Vec<Uuid> = items.iter().map(|i| i.event.event_id).collect();
-        lookup.extend(items.iter().filter_map(|i| i.event.previous_event_id));
-        lookup.sort_unstable();
-        lookup.dedup();
-        existing = c
-            .query_typed(
-                "SELECT event_id, published_at IS NOT NULL FROM events WHERE event_id = ANY($1)",
-                &[(&lookup, Type::UUID_ARRAY)],
-            )?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        let mut candidates = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            if existing.contains_key(&item.event.event_id) {
-                out.statuses
-                    .insert(item.event.event_id, StoreStatus::AlreadyStored);
-            } else {
-                candidates.push(i);
-            }
+    let (optimistic, optimistic_undecided) = decide(items, all, outside.iter().copied().collect());
+    let mut existing: Option<HashMap<Uuid, bool>> = None;
+    if optimistic_undecided.is_empty() && optimistic.iter().all(|&(_, m)| m.is_none()) {
+        let ran = run_insert(c, items, &optimistic, &outside)?;
+        if ran.ok {
+            return finish(c, items, out, &optimistic, ran);
         }
-        decide(items, candidates, existing.keys().copied().collect())
+        existing = Some(ran.existing);
+    }
+    // Decide on what is stored.
+    let existing = match existing {
+        Some(e) => e,
+        None => {
+            let mut lookup: Vec<Uuid> = batch_ids.iter().copied().collect();
+            lookup.extend(outside.iter().copied());
+            let st = c.statement(LOOKUP_SQL, &[Type::UUID_ARRAY])?;
+            c.client()
+                .query(&st, &[&lookup])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect()
+        }
     };
+    let mut candidates = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if existing.contains_key(&item.event.event_id) {
+            out.statuses
+                .insert(item.event.event_id, StoreStatus::AlreadyStored);
+        } else {
+            candidates.push(i);
+        }
+    }
+    let (accepted, undecided) = decide(items, candidates, existing.keys().copied().collect());
     for &i in &undecided {
         let e = &items[i].event;
         out.statuses.insert(
@@ -765,19 +868,32 @@ fn insert_tx(
             },
         );
     }
-    // A consistent row order keeps concurrent inserts of overlapping batches from deadlocking.
-    accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
+    let mut ran = if accepted.is_empty() {
+        Ran::default()
+    } else {
+        run_insert(c, items, &accepted, &[])?
+    };
+    for (id, published) in existing {
+        ran.existing.entry(id).or_insert(published);
+    }
+    finish(c, items, out, &accepted, ran)
+}
 
-    // An event stored unlinked whose parent is stored by this same statement (both on their last
-    // receive in one batch) is linked to it at once: it keeps its `InsertedUnlinked` status and
-    // counts as a linked child, as if stored unlinked and linked by the late-parent update (which
-    // only sees rows that existed before the statement). If that parent is inserted concurrently
-    // by another consumer in between, the child is linked all the same (the foreign key holds).
+/// Runs [`INSERT_SQL`] for the `accepted` events (as (index, unresolved parent)), checking that
+/// the parents in `check` exist.
+fn run_insert(
+    c: &mut Conn,
+    items: &[NewEvent],
+    accepted: &[(usize, Option<Uuid>)],
+    check: &[Uuid],
+) -> Result<Ran, postgres::Error> {
+    // A consistent row order keeps concurrent inserts of overlapping batches from deadlocking.
+    let mut accepted = accepted.to_vec();
+    accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
     let accepted_ids: HashSet<Uuid> = accepted
         .iter()
         .map(|&(i, _)| items[i].event.event_id)
         .collect();
-    let linked_in_batch = |missing: Option<Uuid>| missing.filter(|p| accepted_ids.contains(p));
 
     let n = accepted.len();
     let mut event_id = Vec::with_capacity(n);
@@ -800,7 +916,9 @@ fn insert_tx(
         let e = &items[i].event;
         event_id.push(e.event_id);
         client_id.push(e.client_id.as_str());
-        let in_batch = linked_in_batch(missing);
+        // An event stored unlinked whose parent is stored by this same statement (both on their
+        // last receive in one batch) is linked to it at once (see `finish`).
+        let in_batch = missing.filter(|p| accepted_ids.contains(p));
         previous.push(match missing {
             Some(_) => in_batch,
             None => e.previous_event_id,
@@ -814,54 +932,86 @@ fn insert_tx(
         points.push(e.points_awarded);
         session_id.push(e.session_id.as_deref());
         occurred_at.push(e.occurred_at);
-        metadata.push(e.metadata.clone().map(Value::Object));
-        extra.push((!e.extra.is_empty()).then(|| Value::Object(e.extra.clone())));
+        // Serialised straight from the event (no copy of the maps).
+        metadata.push(e.metadata.as_ref().map(Json));
+        extra.push((!e.extra.is_empty()).then_some(Json(&e.extra)));
         unresolved.push(if in_batch.is_some() { None } else { missing });
         on_bus.push(items[i].on_bus);
     }
-    let mut inserted: HashSet<Uuid> = HashSet::new();
-    if n > 0 {
-        let rows = c.query_typed(
-            INSERT_SQL,
-            &[
-                (&event_id, Type::UUID_ARRAY),
-                (&client_id, Type::TEXT_ARRAY),
-                (&previous, Type::UUID_ARRAY),
-                (&user_id, Type::TEXT_ARRAY),
-                (&entity_id, Type::TEXT_ARRAY),
-                (&entity_type, Type::TEXT_ARRAY),
-                (&event_type, Type::TEXT_ARRAY),
-                (&source, Type::TEXT_ARRAY),
-                (&campaign_id, Type::TEXT_ARRAY),
-                (&points, Type::INT4_ARRAY),
-                (&session_id, Type::TEXT_ARRAY),
-                (&occurred_at, Type::TIMESTAMPTZ_ARRAY),
-                (&metadata, Type::JSONB_ARRAY),
-                (&extra, Type::JSONB_ARRAY),
-                (&unresolved, Type::UUID_ARRAY),
-                (&on_bus, Type::BOOL_ARRAY),
-            ],
-        )?;
-        for r in &rows {
-            match r.get::<_, i32>(1) {
-                0 => {
-                    inserted.insert(r.get(0));
-                }
-                1 => {
-                    existing.insert(r.get(0), r.get(2));
-                }
-                _ => out.linked_children = r.get::<_, i64>(3).max(0) as u64,
+    let check = check.to_vec();
+    let st = c.statement(INSERT_SQL, &INSERT_TYPES)?;
+    let rows = c.client().query(
+        &st,
+        &[
+            &event_id,
+            &client_id,
+            &previous,
+            &user_id,
+            &entity_id,
+            &entity_type,
+            &event_type,
+            &source,
+            &campaign_id,
+            &points,
+            &session_id,
+            &occurred_at,
+            &metadata,
+            &extra,
+            &unresolved,
+            &on_bus,
+            &check,
+        ],
+    )?;
+    let mut ran = Ran::default();
+    for r in &rows {
+        match r.get::<_, i32>(1) {
+            0 => {
+                ran.inserted.insert(r.get(0));
+            }
+            1 | 3 => {
+                ran.existing.insert(r.get(0), r.get(2));
+            }
+            _ => {
+                ran.ok = r.get(2);
+                ran.linked = r.get::<_, i64>(3).max(0) as u64;
             }
         }
     }
-    out.linked_children += accepted
+    Ok(ran)
+}
+
+/// The statuses of the `accepted` events after [`INSERT_SQL`] ran, and the `on_bus` marking.
+fn finish(
+    c: &mut Conn,
+    items: &[NewEvent],
+    mut out: InsertOutcome,
+    accepted: &[(usize, Option<Uuid>)],
+    ran: Ran,
+) -> Result<InsertOutcome, postgres::Error> {
+    let Ran {
+        inserted,
+        existing,
+        linked,
+        ..
+    } = ran;
+    // A child stored unlinked whose parent was inserted by the same statement was linked to it
+    // at once: it keeps its `InsertedUnlinked` status and counts as a linked child, as if stored
+    // unlinked and linked by the late-parent update (which only sees rows that existed before
+    // the statement). If that parent is inserted concurrently by another consumer in between,
+    // the child is linked all the same (the foreign key holds).
+    let accepted_ids: HashSet<Uuid> = accepted
         .iter()
-        .filter(|&&(i, missing)| {
-            linked_in_batch(missing).is_some_and(|p| inserted.contains(&p))
-                && inserted.contains(&items[i].event.event_id)
-        })
-        .count() as u64;
-    for &(i, missing) in &accepted {
+        .map(|&(i, _)| items[i].event.event_id)
+        .collect();
+    out.linked_children = linked
+        + accepted
+            .iter()
+            .filter(|&&(i, missing)| {
+                missing.is_some_and(|p| accepted_ids.contains(&p) && inserted.contains(&p))
+                    && inserted.contains(&items[i].event.event_id)
+            })
+            .count() as u64;
+    for &(i, missing) in accepted {
         let id = items[i].event.event_id;
         let status = match (inserted.contains(&id), missing) {
             // Stored before (the statement's snapshot saw it), or inserted concurrently by
@@ -882,11 +1032,8 @@ fn insert_tx(
         .map(|i| i.event.event_id)
         .collect();
     if !on_bus_stored.is_empty() {
-        c.execute_typed(
-            "UPDATE events SET published_at = now(), publish_lease = NULL
-             WHERE event_id = ANY($1) AND published_at IS NULL",
-            &[(&on_bus_stored, Type::UUID_ARRAY)],
-        )?;
+        let st = c.statement(MARK_PUBLISHED_SQL, &[Type::UUID_ARRAY])?;
+        c.client().execute(&st, &[&on_bus_stored])?;
     }
     for item in items {
         let id = item.event.event_id;

@@ -80,6 +80,7 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  # checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days, default 30 days as in most Lambda stacks); a regime that needs a year sets 365.
   name              = local.log_group
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_id

@@ -10,49 +10,11 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
-/// The emulator's endpoint. Missing is a failure, not a skip: these tests need a moto server.
-pub fn endpoint() -> String {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!(
-            "AWS_ENDPOINT_URL is not set: these tests send to a real SQS/EventBridge emulator. \
-             Start one with `scripts/services.sh up && source .state/env` (from the repository root), \
-             then run the tests again."
-        ),
-    }
-}
-
-pub async fn sdk() -> aws_config::SdkConfig {
-    endpoint();
-    use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await
-}
-
-pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
-}
-
-pub async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
-    sqs.create_queue()
-        .queue_name(unique(prefix))
-        .send()
-        .await
-        .expect("CreateQueue")
-        .queue_url()
-        .expect("queue URL")
-        .to_string()
-}
+// The SDK against moto, as the client crate's own tests set it up.
+#[path = "../../../client/tests/common/mod.rs"]
+mod client_common;
+#[allow(unused_imports)] // each test binary uses some of them
+pub use client_common::{create_queue, endpoint, sdk, unique};
 
 /// Every message the queue holds now, without waiting for more (short polls until empty).
 pub async fn take_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
