@@ -712,10 +712,10 @@ fn decide(
 /// The batch statement: inserts the accepted rows, links children stored earlier without one of
 /// the inserted rows as parent (the foreign key is checked at the end of the whole statement, so
 /// a child may point at a row inserted by the same statement), and reads the published state of
-/// the rows that existed before it (the statement's snapshot; only rows it did not insert are
-/// looked up). One round trip, autocommit. Per new event it costs the bare insert's index probes
-/// plus one per parent named from outside the batch (and, only while some row waits unlinked,
-/// one of the small partial index of unlinked rows).
+/// the rows that existed before it (the statement's snapshot; not looked up at all when every
+/// row was new). One round trip, autocommit. Per new event it costs the bare insert's index
+/// probes plus one per parent named from outside the batch (and, only while some row waits
+/// unlinked, one of the small partial index of unlinked rows).
 ///
 /// `$17` lists parents outside the batch that the caller assumed stored: the statement inserts
 /// nothing unless every one of them exists, and then returns which do (so that the caller can
@@ -757,7 +757,8 @@ const INSERT_SQL: &str = "WITH t AS (
      SELECT event_id, 0 AS kind, false AS flag, 0::int8 AS linked FROM ins
      UNION ALL
      SELECT event_id, 1, published_at IS NOT NULL, 0 FROM events
-     WHERE event_id IN (SELECT event_id FROM t EXCEPT ALL SELECT event_id FROM ins)
+     WHERE event_id = ANY($1::uuid[])
+       AND (SELECT count(*) FROM ins) < cardinality($1::uuid[])
      UNION ALL
      SELECT event_id, 3, false, 0 FROM events
      WHERE event_id = ANY($17::uuid[]) AND NOT (SELECT ok FROM go)

@@ -64,14 +64,15 @@ resource "aws_sqs_queue" "user_events" {
 module "user_events_subscription" {
   source = "../../modules/subscription"
 
-  # Found through SSM discovery like another team would; the parameter's name comes from the
-  # module, so the look-up waits for that parameter only (not for the whole module).
-  bus_arn_parameter_name = module.kx_events.ssm_parameter_names.arn
-  rule_name              = "${var.name_prefix}-user-events"
-  event_pattern          = jsonencode({ source = ["kx-event-tracking"], "detail-type" = [{ prefix = "user." }] })
-  target_type            = "sqs"
-  target_arn             = aws_sqs_queue.user_events.arn
-  target_sqs_queue_url   = aws_sqs_queue.user_events.url
+  service_name         = var.service_name
+  rule_name            = "${var.name_prefix}-user-events"
+  event_pattern        = jsonencode({ source = ["kx-event-tracking"], "detail-type" = [{ prefix = "user." }] })
+  target_type          = "sqs"
+  target_arn           = aws_sqs_queue.user_events.arn
+  target_sqs_queue_url = aws_sqs_queue.user_events.url
 
   tags = local.tags
+
+  # The bus and its SSM parameters must exist before the look-up.
+  depends_on = [module.kx_events]
 }

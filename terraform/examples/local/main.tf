@@ -99,14 +99,14 @@ resource "aws_sqs_queue" "subscriber" {
 module "subscription" {
   source = "../../modules/subscription"
 
-  # Found through SSM discovery like another team would; the parameter's name comes from the
-  # module, so the look-up waits for that parameter only (not for the whole module).
-  bus_arn_parameter_name = module.kx_events.ssm_parameter_names.arn
-  rule_name              = "${var.name_prefix}-all-events"
-  event_pattern          = jsonencode({ source = ["kx-event-tracking"] })
-  target_type            = "sqs"
-  target_arn             = aws_sqs_queue.subscriber.arn
-  target_sqs_queue_url   = aws_sqs_queue.subscriber.url
+  service_name         = var.service_name
+  rule_name            = "${var.name_prefix}-all-events"
+  event_pattern        = jsonencode({ source = ["kx-event-tracking"] })
+  target_type          = "sqs"
+  target_arn           = aws_sqs_queue.subscriber.arn
+  target_sqs_queue_url = aws_sqs_queue.subscriber.url
 
   tags = local.tags
+
+  depends_on = [module.kx_events]
 }

@@ -2,7 +2,7 @@
 data "aws_ssm_parameter" "bus_arn" {
   count = var.event_bus_name == null ? 1 : 0
 
-  name = coalesce(var.bus_arn_parameter_name, "${var.ssm_parameter_prefix}/${var.service_name}/arn")
+  name = "${var.ssm_parameter_prefix}/${var.service_name}/arn"
 }
 
 locals {

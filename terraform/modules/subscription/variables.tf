@@ -20,17 +20,6 @@ variable "ssm_parameter_prefix" {
   }
 }
 
-variable "bus_arn_parameter_name" {
-  description = "Full name of the SSM parameter that holds the bus ARN, instead of <ssm_parameter_prefix>/<service_name>/arn. In the configuration that creates the bus, pass the kx_events module's ssm_parameter_names.arn output: the look-up then waits for that parameter only, not for the whole module (depends_on)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.bus_arn_parameter_name == null || can(regex("^(/[A-Za-z0-9._-]+)+$", var.bus_arn_parameter_name))
-    error_message = "bus_arn_parameter_name must be an absolute SSM parameter name, e.g. /eventbridge/services/kx-event-tracking/arn."
-  }
-}
-
 variable "event_bus_name" {
   description = "Name of the bus, to skip the SSM look-up (when the bus is in the same configuration). Null looks it up by service_name."
   type        = string
