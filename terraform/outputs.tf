@@ -109,6 +109,11 @@ output "event_source" {
   value       = var.event_source
 }
 
+output "ssm_parameter_arns" {
+  description = "ARNs of the discovery parameters ({ arn, info }, null when not created): what a subscriber in another account (the parameters shared with it) or in this same configuration passes as the subscription module's bus_arn_parameter."
+  value       = module.bus.ssm_parameter_arns
+}
+
 output "ssm_parameter_names" {
   description = "Discovery parameters: { arn = \"/eventbridge/services/<service>/arn\", info = \".../info\" } (null when not created)."
   value       = module.bus.ssm_parameter_names

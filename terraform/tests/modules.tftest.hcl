@@ -442,6 +442,41 @@ run "subscription_sqs_via_ssm" {
   }
 }
 
+run "subscription_by_parameter_arn" {
+  command = plan
+  module { source = "./modules/subscription" }
+
+  variables {
+    bus_arn_parameter    = "arn:aws:ssm:us-east-1:210987654321:parameter/eventbridge/services/orders/arn"
+    rule_name            = "orders"
+    event_pattern        = "{\"detail-type\":[{\"prefix\":\"order.\"}]}"
+    target_type          = "sqs"
+    target_arn           = "arn:aws:sqs:us-east-1:123456789012:orders"
+    target_sqs_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+  }
+
+  assert {
+    condition     = data.aws_ssm_parameter.bus_arn[0].name == "arn:aws:ssm:us-east-1:210987654321:parameter/eventbridge/services/orders/arn"
+    error_message = "bus_arn_parameter (a shared parameter's ARN) must replace the discovery path."
+  }
+}
+
+run "subscription_rejects_a_relative_parameter_name" {
+  command = plan
+  module { source = "./modules/subscription" }
+
+  variables {
+    bus_arn_parameter    = "eventbridge/services/orders/arn"
+    rule_name            = "orders"
+    event_pattern        = "{}"
+    target_type          = "sqs"
+    target_arn           = "arn:aws:sqs:us-east-1:123456789012:orders"
+    target_sqs_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/orders"
+  }
+
+  expect_failures = [var.bus_arn_parameter]
+}
+
 run "subscription_lambda_named_bus" {
   command = apply
   module { source = "./modules/subscription" }

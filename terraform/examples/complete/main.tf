@@ -64,7 +64,9 @@ resource "aws_sqs_queue" "user_events" {
 module "user_events_subscription" {
   source = "../../modules/subscription"
 
-  service_name         = var.service_name
+  # Found through SSM discovery like another team would, by the parameter's ARN: known only
+  # after apply, so the look-up waits for the parameter, not for the whole module.
+  bus_arn_parameter    = module.kx_events.ssm_parameter_arns.arn
   rule_name            = "${var.name_prefix}-user-events"
   event_pattern        = jsonencode({ source = ["kx-event-tracking"], "detail-type" = [{ prefix = "user." }] })
   target_type          = "sqs"
@@ -72,7 +74,4 @@ module "user_events_subscription" {
   target_sqs_queue_url = aws_sqs_queue.user_events.url
 
   tags = local.tags
-
-  # The bus and its SSM parameters must exist before the look-up.
-  depends_on = [module.kx_events]
 }

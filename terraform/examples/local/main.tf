@@ -99,7 +99,9 @@ resource "aws_sqs_queue" "subscriber" {
 module "subscription" {
   source = "../../modules/subscription"
 
-  service_name         = var.service_name
+  # Found through SSM discovery like another team would, by the parameter's ARN: known only
+  # after apply, so the look-up waits for the parameter, not for the whole module.
+  bus_arn_parameter    = module.kx_events.ssm_parameter_arns.arn
   rule_name            = "${var.name_prefix}-all-events"
   event_pattern        = jsonencode({ source = ["kx-event-tracking"] })
   target_type          = "sqs"
@@ -107,6 +109,4 @@ module "subscription" {
   target_sqs_queue_url = aws_sqs_queue.subscriber.url
 
   tags = local.tags
-
-  depends_on = [module.kx_events]
 }

@@ -18,6 +18,14 @@ output "archive_arn" {
   value       = try(aws_cloudwatch_event_archive.this[0].arn, null)
 }
 
+output "ssm_parameter_arns" {
+  description = "ARNs of the discovery parameters: arn and info (null when not created). Known only after apply: a subscription in the same configuration that looks the bus up by this ARN waits for the parameter."
+  value = {
+    arn  = try(aws_ssm_parameter.arn[0].arn, null)
+    info = try(aws_ssm_parameter.info[0].arn, null)
+  }
+}
+
 output "ssm_parameter_names" {
   description = "Names of the discovery parameters: arn and info (null when not created)."
   value = {

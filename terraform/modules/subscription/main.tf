@@ -2,7 +2,7 @@
 data "aws_ssm_parameter" "bus_arn" {
   count = var.event_bus_name == null ? 1 : 0
 
-  name = "${var.ssm_parameter_prefix}/${var.service_name}/arn"
+  name = coalesce(var.bus_arn_parameter, "${var.ssm_parameter_prefix}/${var.service_name}/arn")
 }
 
 locals {

@@ -20,6 +20,17 @@ variable "ssm_parameter_prefix" {
   }
 }
 
+variable "bus_arn_parameter" {
+  description = "Name or ARN of the SSM parameter that holds the bus ARN, instead of <ssm_parameter_prefix>/<service_name>/arn. Use the ARN for a parameter shared from another account (AWS requires it), and, in the configuration that creates the bus, the kx_events module's ssm_parameter_arns.arn output: known only after apply, it makes the look-up wait for that parameter rather than for the whole module (depends_on)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bus_arn_parameter == null || can(regex("^(/[A-Za-z0-9._-]+)+$|^arn:[a-z-]+:ssm:[a-z0-9-]+:[0-9]{12}:parameter/", var.bus_arn_parameter))
+    error_message = "bus_arn_parameter must be an absolute parameter name (/eventbridge/services/<service>/arn) or a parameter ARN (arn:aws:ssm:<region>:<account>:parameter/...)."
+  }
+}
+
 variable "event_bus_name" {
   description = "Name of the bus, to skip the SSM look-up (when the bus is in the same configuration). Null looks it up by service_name."
   type        = string
