@@ -88,9 +88,17 @@ impl ProxyStats {
 
 #[derive(Debug)]
 enum FaultKind {
-    Request { status: StatusCode },
-    Delay { delay: std::time::Duration },
-    Entries { selector: EntrySelector, seen: u64 },
+    Request {
+        status: StatusCode,
+    },
+    Delay {
+        delay: std::time::Duration,
+    },
+    Entries {
+        selector: EntrySelector,
+        seen: u64,
+        code: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -228,6 +236,19 @@ impl FaultProxy {
         selector: EntrySelector,
         times: Option<u64>,
     ) -> Result<FaultId> {
+        self.fail_entries_with_code(target, selector, times, None)
+    }
+
+    /// Like [`FaultProxy::fail_entries`], with the entry error code given (for `PutEvents`, e.g.
+    /// `ValidationException` or `NotAuthorizedForDetailTypeException`; for `SendMessageBatch`,
+    /// the `Failed[].Code`); `None` keeps the default (`InternalFailure` / `InternalError`).
+    pub fn fail_entries_with_code(
+        &self,
+        target: &str,
+        selector: EntrySelector,
+        times: Option<u64>,
+        code: Option<&str>,
+    ) -> Result<FaultId> {
         if target != PUT_EVENTS && target != SEND_MESSAGE_BATCH {
             return Err(Error::Config(format!(
                 "entry faults support {PUT_EVENTS} and {SEND_MESSAGE_BATCH}, not {target}"
@@ -236,7 +257,15 @@ impl FaultProxy {
         if selector == EntrySelector::EveryNth(0) {
             return Err(Error::Config("EveryNth(0) selects nothing".into()));
         }
-        Ok(self.install(target, FaultKind::Entries { selector, seen: 0 }, times))
+        Ok(self.install(
+            target,
+            FaultKind::Entries {
+                selector,
+                seen: 0,
+                code: code.map(str::to_owned),
+            },
+            times,
+        ))
     }
 
     /// Removes a fault.
@@ -317,7 +346,7 @@ enum Plan {
     Forward,
     Fail(StatusCode),
     /// Fail these entry positions (sorted).
-    FailEntries(Vec<usize>),
+    FailEntries(Vec<(usize, Option<String>)>),
 }
 
 fn payload_field(target: &str) -> &'static str {
@@ -364,13 +393,18 @@ fn plan(state: &mut ProxyState, target: &str, body: Option<&Value>) -> Plan {
     let mut failing = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let payload = entry[field].as_str().unwrap_or_default();
-        let mut fail = false;
+        let mut fail: Option<Option<String>> = None;
         for fault in state.faults.iter_mut().filter(|f| f.target == target) {
-            let FaultKind::Entries { selector, seen } = &mut fault.kind else {
+            let FaultKind::Entries {
+                selector,
+                seen,
+                code,
+            } = &mut fault.kind
+            else {
                 continue;
             };
             *seen += 1;
-            if fail || fault.remaining == Some(0) {
+            if fail.is_some() || fault.remaining == Some(0) {
                 continue;
             }
             let selected = match selector {
@@ -379,14 +413,14 @@ fn plan(state: &mut ProxyState, target: &str, body: Option<&Value>) -> Plan {
                 EntrySelector::PayloadContains(text) => payload.contains(text.as_str()),
             };
             if selected {
-                fail = true;
+                fail = Some(code.clone());
                 if let Some(left) = fault.remaining.as_mut() {
                     *left -= 1;
                 }
             }
         }
-        if fail {
-            failing.push(index);
+        if let Some(code) = fail {
+            failing.push((index, code));
         }
     }
     state.faults.retain(|f| f.remaining != Some(0));
@@ -480,7 +514,7 @@ async fn proxy(
             let kept: Vec<Value> = entries
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| !failing.contains(i))
+                .filter(|(i, _)| !failing.iter().any(|(f, _)| f == i))
                 .map(|(_, e)| e.clone())
                 .collect();
             let kept_count = kept.len() as u64;
@@ -520,7 +554,7 @@ async fn proxy(
 fn merge(
     target: &str,
     entries: &[Value],
-    failing: &[usize],
+    failing: &[(usize, Option<String>)],
     upstream: Option<(http::response::Parts, Value)>,
 ) -> Response<Body> {
     let message = "injected by the kx-events-local fault proxy";
@@ -536,8 +570,9 @@ fn merge(
             .into_iter();
         let merged: Vec<Value> = (0..entries.len())
             .map(|i| {
-                if failing.contains(&i) {
-                    json!({"ErrorCode": "InternalFailure", "ErrorMessage": message})
+                if let Some((_, code)) = failing.iter().find(|(f, _)| *f == i) {
+                    let code = code.as_deref().unwrap_or("InternalFailure");
+                    json!({"ErrorCode": code, "ErrorMessage": message})
                 } else {
                     upstream_entries.next().unwrap_or_else(|| json!({}))
                 }
@@ -553,11 +588,11 @@ fn merge(
             .as_array()
             .cloned()
             .unwrap_or_default();
-        for &i in failing {
+        for (i, code) in failing {
             failed.push(json!({
-                "Id": entries[i]["Id"],
-                "SenderFault": false,
-                "Code": "InternalError",
+                "Id": entries[*i]["Id"],
+                "SenderFault": code.is_some(),
+                "Code": code.as_deref().unwrap_or("InternalError"),
                 "Message": message,
             }));
         }

@@ -373,3 +373,100 @@ async fn a_statement_timeout_fails_the_batch_and_the_redelivery_stores_it() {
     assert!(h.handle(records).await.is_empty());
     assert_eq!(ids_on_bus(&h.bus_events().await), sorted_ids(&events));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entry_the_bus_refuses_for_good_is_recorded_and_never_starves_the_sweep() {
+    let moto_url = kx_events_tests::required_env("AWS_ENDPOINT_URL");
+    let proxy = FaultProxy::start(&moto_url).await.expect("fault proxy");
+    let h = Harness::build(HarnessOptions {
+        events_endpoint: Some(proxy.url()),
+        bus_attempts: 3,
+        ..HarnessOptions::default()
+    })
+    .await;
+    let batch = bodies(3);
+    let doomed = batch[1]["eventId"].as_str().unwrap().to_owned();
+    proxy
+        .fail_entries_with_code(
+            PUT_EVENTS,
+            EntrySelector::PayloadContains(doomed.clone()),
+            None,
+            Some("NotAuthorizedForDetailTypeException"),
+        )
+        .unwrap();
+    // Beside it, an event the bus cannot carry at all (an integer beyond EventBridge's range):
+    // stored, flagged without a call, not dead-lettered.
+    let huge = event_json(json!({"metadata": {"count": 18446744073709551615u64}}));
+    let huge_id = huge["eventId"].as_str().unwrap().to_owned();
+    let mut records: Vec<_> = batch
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    records.push(sqs_record(&huge.to_string(), 1, &[]));
+    let (response, summary) = h
+        .consumer
+        .handle_batch(
+            sqs_event(records),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    // Nothing to retry: a retry cannot fix either; both are stored and flagged.
+    assert!(failures(&response).is_empty(), "{response:?}");
+    assert_eq!(
+        (summary.stored, summary.published, summary.rejected),
+        (4, 2, 2)
+    );
+    let puts_after_first = proxy.stats().target(PUT_EVENTS).requests;
+    let row = h.db.event_row(doomed.parse().unwrap()).await.unwrap();
+    assert!(row["published_at"].is_null());
+    assert!(!row["publish_failed_at"].is_null());
+    assert!(
+        row["publish_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("NotAuthorizedForDetailTypeException: "),
+        "{row}"
+    );
+    assert_eq!(row["publish_attempts"], 1);
+    let row = h.db.event_row(huge_id.parse().unwrap()).await.unwrap();
+    assert!(
+        row["publish_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("kx.Unpublishable: metadata.count: the integer 18446744073709551615"),
+        "{row}"
+    );
+    assert_eq!(row["metadata"]["count"], json!(18446744073709551615u64));
+    assert!(h.dlq().await.is_empty());
+
+    // The sweep skips them: it has nothing to put, and newer rows behind them are not starved.
+    let newer = bodies(2);
+    let stored_only: Vec<_> = newer
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    // Stored while the bus is unreachable for these two, so they wait in the outbox.
+    let down = proxy.fail_requests(PUT_EVENTS, 500, None);
+    assert_eq!(h.handle(stored_only).await.len(), 2);
+    proxy.remove(down);
+    let (_, summary) = h
+        .consumer
+        .handle_batch(
+            sqs_event(vec![]),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!((summary.swept, summary.rejected), (2, 0));
+    let on_bus = ids_on_bus(&h.bus_events().await);
+    assert!(!on_bus.contains(&doomed) && !on_bus.contains(&huge_id));
+    assert_eq!(on_bus.len(), 4);
+    // The rejected rows were not put again.
+    assert_eq!(
+        h.db.count_events("publish_failed_at IS NOT NULL AND publish_attempts = 1")
+            .await,
+        2
+    );
+    assert!(proxy.stats().target(PUT_EVENTS).requests > puts_after_first);
+}

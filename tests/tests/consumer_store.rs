@@ -23,7 +23,8 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
     let db = TestDb::create().await;
     let store = Store::connect(db.settings.clone()).unwrap();
     let report = store.migrate().await.unwrap();
-    assert_eq!(report.applied, vec!["0001"]);
+    assert_eq!(report.applied, vec!["0001", "0002", "0003"]);
+    assert!(!report.adopted);
 
     let columns = db
         .rows(
@@ -50,6 +51,9 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
         ("publish_lease", "timestamp with time zone", None, "YES"),
         ("unresolved_previous_event_id", "uuid", None, "YES"),
         ("extra_fields", "jsonb", None, "YES"),
+        ("publish_attempts", "integer", None, "YES"),
+        ("publish_failed_at", "timestamp with time zone", None, "YES"),
+        ("publish_error", "text", None, "YES"),
     ];
     assert_eq!(columns.len(), expected.len(), "{columns:#?}");
     for (c, (name, ty, len, nullable)) in columns.iter().zip(expected) {
@@ -87,7 +91,8 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
         "idx_events_campaign_time",
         "idx_events_prev",
         "idx_events_metadata_gin",
-        "idx_events_unpublished",
+        "idx_events_outbox",
+        "idx_events_unresolved_prev",
         "events_pkey",
     ] {
         assert!(
@@ -102,18 +107,24 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
         .as_str()
         .unwrap()
         .contains("USING gin (metadata)"));
+    assert!(!indexes.contains(&"idx_events_unpublished".to_owned()));
     let outbox = db
-        .rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_events_unpublished'")
+        .rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_events_outbox'")
         .await;
     assert!(outbox[0]["indexdef"]
         .as_str()
         .unwrap()
-        .ends_with("WHERE (published_at IS NULL)"));
+        .ends_with("WHERE ((published_at IS NULL) AND (publish_failed_at IS NULL))"));
+    // Rows of any other writer are not the outbox's.
+    assert_eq!(
+        columns[14]["column_default"],
+        "'-infinity'::timestamp with time zone"
+    );
 
     let recorded = db
-        .rows("SELECT version, name, checksum FROM kx_schema_migrations")
+        .rows("SELECT version, name, checksum FROM kx_schema_migrations ORDER BY version")
         .await;
-    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded.len(), 3);
     assert_eq!(recorded[0]["name"], "0001_events.sql");
     assert_eq!(
         recorded[0]["checksum"],
@@ -153,8 +164,8 @@ async fn two_cold_starts_at_once_both_succeed_and_migrate_once() {
         .collect();
     let applied: usize = reports.iter().map(|r| r.applied.len()).sum();
     let skipped: usize = reports.iter().map(|r| r.already_applied.len()).sum();
-    assert_eq!((applied, skipped), (1, 1), "{reports:?}");
-    assert_eq!(db.rows("SELECT * FROM kx_schema_migrations").await.len(), 1);
+    assert_eq!((applied, skipped), (3, 3), "{reports:?}");
+    assert_eq!(db.rows("SELECT * FROM kx_schema_migrations").await.len(), 3);
 
     // And again: idempotent.
     let again = Store::connect(db.settings.clone())
@@ -163,7 +174,7 @@ async fn two_cold_starts_at_once_both_succeed_and_migrate_once() {
         .await
         .unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, vec!["0001"]);
+    assert_eq!(again.already_applied, vec!["0001", "0002", "0003"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,7 +235,9 @@ async fn sslmode_require_encrypts_and_verify_full_verifies() {
     })
     .unwrap();
     let err = strict.ping().await.unwrap_err();
-    assert!(err.is_retryable(), "{err}");
+    // A certificate that does not verify is a configuration error: never retried per record.
+    assert!(matches!(err, StoreError::Tls(_)), "{err}");
+    assert!(!err.is_retryable(), "{err}");
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
         "{err}"
@@ -491,6 +504,7 @@ async fn a_rotated_password_is_reread_from_the_secret_once() {
         .await;
     let config = Config::from_lookup(|k| match k {
         "DB_SECRET_ARN" => Some(arn.clone()),
+        "DB_SSLMODE" => Some("require".into()),
         "EVENT_BUS_NAME" => Some("unused".into()),
         "DEAD_LETTER_QUEUE_URL" => Some("unused".into()),
         _ => None,

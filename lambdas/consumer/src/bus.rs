@@ -18,10 +18,68 @@ pub const MAX_PUT_BYTES: usize = 256 * 1024;
 pub struct PublishReport {
     /// Events EventBridge accepted.
     pub published: Vec<Uuid>,
-    /// Events still not accepted after the last attempt, with the last error.
+    /// Events still not accepted after the last attempt, with the last error (throttling,
+    /// internal errors, failed calls: a later attempt may succeed).
     pub failed: Vec<(Uuid, String)>,
+    /// Events the bus refused for good (a per-entry error no retry fixes, such as
+    /// `ValidationException` or `NotAuthorizedForDetailTypeException`, or an event the bus cannot
+    /// carry), with `code: message`. Not retried.
+    pub rejected: Vec<(Uuid, String)>,
     /// Entries sent again after a failure (summed over attempts).
     pub retried_entries: usize,
+}
+
+/// Per-entry `PutEvents` error codes that a later attempt may not get: throttling and the
+/// service's own failures. Every other entry error code is permanent for that entry.
+pub const TRANSIENT_ENTRY_ERRORS: &[&str] = &[
+    "ThrottlingException",
+    "InternalFailure",
+    "InternalException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
+/// The error code recorded for an event the bus cannot carry (checked before any call).
+pub const UNPUBLISHABLE: &str = "kx.Unpublishable";
+
+/// Why EventBridge could not take `event` as an entry's `Detail`, if it could not: an integer
+/// outside the signed 64-bit range that `PutEvents` accepts for JSON integers.
+pub fn unpublishable(event: &TrackedEvent) -> Option<String> {
+    fn walk(path: &mut String, v: &serde_json::Value) -> Option<String> {
+        match v {
+            serde_json::Value::Number(n) if n.is_u64() && n.as_i64().is_none() => Some(format!(
+                "{path}: the integer {n} is outside the range EventBridge accepts ({} to {})",
+                i64::MIN,
+                i64::MAX
+            )),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(path, item);
+                path.truncate(len);
+                found
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                let found = walk(path, item);
+                path.truncate(len);
+                found
+            }),
+            _ => None,
+        }
+    }
+    let mut path = String::from("metadata");
+    if let Some(m) = &event.metadata {
+        if let Some(why) = walk(&mut path, &serde_json::Value::Object(m.clone())) {
+            return Some(why);
+        }
+    }
+    event.extra.iter().find_map(|(k, v)| {
+        let mut path = k.clone();
+        walk(&mut path, v)
+    })
 }
 
 /// The EventBridge bus the consumer puts events on.
@@ -93,10 +151,18 @@ impl Bus {
     /// `deadline`.
     pub async fn publish(&self, events: &[TrackedEvent], deadline: Instant) -> PublishReport {
         let mut report = PublishReport::default();
-        let mut pending: Vec<(Uuid, BusEntry)> = events
-            .iter()
-            .map(|e| (e.event_id, e.bus_entry(&self.source)))
-            .collect();
+        let mut pending: Vec<(Uuid, BusEntry)> = Vec::with_capacity(events.len());
+        for e in events {
+            match unpublishable(e) {
+                Some(why) => report
+                    .rejected
+                    .push((e.event_id, format!("{UNPUBLISHABLE}: {why}"))),
+                None => pending.push((e.event_id, e.bus_entry(&self.source))),
+            }
+        }
+        if pending.is_empty() {
+            return report;
+        }
         let mut backoff = self.first_backoff;
         let mut attempt = 1;
         loop {
@@ -104,7 +170,13 @@ impl Bus {
             for chunk in self.chunks(&pending) {
                 let (ok, bad) = self.put_chunk(chunk).await;
                 report.published.extend(ok);
-                failed.extend(bad);
+                for (entry, why, transient) in bad {
+                    if transient {
+                        failed.push((entry, why));
+                    } else {
+                        report.rejected.push((entry.0, why));
+                    }
+                }
             }
             if failed.is_empty() {
                 break;
@@ -132,11 +204,12 @@ impl Bus {
         report
     }
 
-    /// One `PutEvents` call: the ids accepted, and the entries that failed with their error.
+    /// One `PutEvents` call: the ids accepted, and the entries that failed with their error and
+    /// whether the failure is transient (a failed call always is).
     async fn put_chunk(
         &self,
         chunk: &[(Uuid, BusEntry)],
-    ) -> (Vec<Uuid>, Vec<((Uuid, BusEntry), String)>) {
+    ) -> (Vec<Uuid>, Vec<((Uuid, BusEntry), String, bool)>) {
         let entries = chunk
             .iter()
             .map(|(_, e)| e.to_sdk(&self.bus_name))
@@ -150,7 +223,10 @@ impl Bus {
         let all_failed = |why: String| {
             (
                 Vec::new(),
-                chunk.iter().map(|e| (e.clone(), why.clone())).collect(),
+                chunk
+                    .iter()
+                    .map(|e| (e.clone(), why.clone(), true))
+                    .collect(),
             )
         };
         let out = match result {
@@ -182,6 +258,8 @@ impl Bus {
                         code.unwrap_or("NoEventId"),
                         result.error_message().unwrap_or("no message")
                     ),
+                    // An entry without an error code (no id either) is the service's fault.
+                    code.is_none_or(|c| TRANSIENT_ENTRY_ERRORS.contains(&c)),
                 )),
             }
         }
@@ -216,6 +294,24 @@ mod tests {
                 (e.event_id, e.bus_entry(kx_events::DEFAULT_EVENT_SOURCE))
             })
             .collect()
+    }
+
+    #[test]
+    fn integers_outside_the_signed_64_bit_range_cannot_go_on_the_bus() {
+        let mut e = TrackedEvent::new("c", "order", "order_created");
+        let mut m = Map::new();
+        m.insert("ok".into(), json!(i64::MAX));
+        m.insert("neg".into(), json!(i64::MIN));
+        m.insert("float".into(), json!(1e300));
+        e.metadata = Some(m.clone());
+        assert_eq!(unpublishable(&e), None);
+        m.insert("deep".into(), json!({"list": [1, u64::MAX]}));
+        e.metadata = Some(m);
+        let why = unpublishable(&e).unwrap();
+        assert!(
+            why.starts_with("metadata.deep.list[1]: the integer 18446744073709551615"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -36,6 +36,18 @@ impl FromStr for SslMode {
     }
 }
 
+/// Whether the consumer may apply missing migrations at cold start (`KX_MIGRATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateMode {
+    /// `auto` (default): apply missing migrations if the role may (a role without DDL rights
+    /// gets a cold-start error naming the missing migration). A current schema costs one
+    /// `SELECT` and no DDL either way.
+    Auto,
+    /// `off`: never run DDL; refuse to start when the schema is behind. For deployments whose
+    /// migrations run at deploy time (`bootstrap migrate`, the Terraform migrate function).
+    Off,
+}
+
 /// A setting that is missing or malformed. Displays as one line: `NAME: what is wrong`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{setting}: {problem}")]
@@ -73,9 +85,12 @@ pub struct Config {
     pub db_port: Option<u16>,
     /// `DB_NAME`: database name; falls back to the secret's `dbname`.
     pub db_name: Option<String>,
-    /// `DB_SSLMODE`: `disable`, `require` (default) or `verify-full`.
+    /// `DB_SSLMODE`: `disable`, `require` or `verify-full` (default: the certificate is verified
+    /// against the embedded Amazon RDS CA bundle or `DB_SSL_ROOT_CERT`, and the host name
+    /// checked).
     pub db_sslmode: SslMode,
-    /// `DB_SSL_ROOT_CERT`: PEM file of the CA(s) for `verify-full` (system roots when unset).
+    /// `DB_SSL_ROOT_CERT`: PEM file of the CA(s) for `verify-full` (when unset: the Amazon RDS
+    /// CA bundle built into the consumer; `system` for the system's root certificates).
     pub db_ssl_root_cert: Option<PathBuf>,
     /// `EVENT_BUS_NAME` (required): the EventBridge bus the events are put on.
     pub event_bus_name: String,
@@ -86,6 +101,12 @@ pub struct Config {
     /// `MAX_RECEIVE_COUNT`: the queue's redrive `maxReceiveCount` (default 3). On this receive a
     /// child whose parent is still missing is stored unlinked instead of retried.
     pub max_receive_count: u32,
+    /// `KX_MIGRATE`: `auto` (default) or `off`.
+    pub migrate: MigrateMode,
+    /// `EVENTS_QUEUE_URL` (optional): the events queue itself. When set, a valid record that
+    /// cannot be stored on its last receive because the database is unavailable is sent to the
+    /// queue again (a fresh receive count) instead of being left to the redrive to the DLQ.
+    pub events_queue_url: Option<String>,
 }
 
 impl Config {
@@ -97,6 +118,18 @@ impl Config {
     /// Reads the settings through `lookup` (a name → value function, e.g. over a map). An empty
     /// value counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::parse(lookup, true)
+    }
+
+    /// The database settings only, for `bootstrap migrate` (`EVENT_BUS_NAME` and
+    /// `DEAD_LETTER_QUEUE_URL` are not needed and may be unset).
+    pub fn database_from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::parse(lookup, false)
+    }
+
+    fn parse(lookup: impl Fn(&str) -> Option<String>, pipeline: bool) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let required =
             |name: &str| get(name).ok_or_else(|| ConfigError::new(name, "is required but not set"));
@@ -105,7 +138,7 @@ impl Config {
             Some(v) => Some(parse_port("DB_PORT", &v)?),
         };
         let db_sslmode = match get("DB_SSLMODE") {
-            None => SslMode::Require,
+            None => SslMode::VerifyFull,
             Some(v) => v
                 .trim()
                 .parse()
@@ -127,7 +160,7 @@ impl Config {
         };
         let db_ssl_root_cert = get("DB_SSL_ROOT_CERT").map(PathBuf::from);
         if let Some(path) = &db_ssl_root_cert {
-            if !path.is_file() {
+            if path.as_os_str() != crate::tls::SYSTEM_ROOTS && !path.is_file() {
                 return Err(ConfigError::new(
                     "DB_SSL_ROOT_CERT",
                     format!("no such file: {}", path.display()),
@@ -141,11 +174,30 @@ impl Config {
             db_name: get("DB_NAME"),
             db_sslmode,
             db_ssl_root_cert,
-            event_bus_name: required("EVENT_BUS_NAME")?,
+            event_bus_name: if pipeline {
+                required("EVENT_BUS_NAME")?
+            } else {
+                get("EVENT_BUS_NAME").unwrap_or_default()
+            },
             event_source: get("EVENT_SOURCE")
                 .unwrap_or_else(|| kx_events::DEFAULT_EVENT_SOURCE.to_owned()),
-            dead_letter_queue_url: required("DEAD_LETTER_QUEUE_URL")?,
+            dead_letter_queue_url: if pipeline {
+                required("DEAD_LETTER_QUEUE_URL")?
+            } else {
+                get("DEAD_LETTER_QUEUE_URL").unwrap_or_default()
+            },
             max_receive_count,
+            migrate: match get("KX_MIGRATE").as_deref().map(str::trim) {
+                None | Some("auto") => MigrateMode::Auto,
+                Some("off") => MigrateMode::Off,
+                Some(other) => {
+                    return Err(ConfigError::new(
+                        "KX_MIGRATE",
+                        format!("must be auto or off, got {other:?}"),
+                    ))
+                }
+            },
+            events_queue_url: get("EVENTS_QUEUE_URL"),
         })
     }
 }
@@ -186,7 +238,8 @@ mod tests {
     #[test]
     fn defaults() {
         let c = Config::from_lookup(lookup(&MINIMAL)).unwrap();
-        assert_eq!(c.db_sslmode, SslMode::Require);
+        assert_eq!(c.db_sslmode, SslMode::VerifyFull);
+        assert_eq!(c.migrate, MigrateMode::Auto);
         assert_eq!(c.max_receive_count, 3);
         assert_eq!(c.event_source, "kx-event-tracking");
         assert_eq!(c.db_port, None);
@@ -211,6 +264,7 @@ mod tests {
             ("MAX_RECEIVE_COUNT", "0"),
             ("MAX_RECEIVE_COUNT", "three"),
             ("DB_SSL_ROOT_CERT", "/nonexistent/ca.pem"),
+            ("KX_MIGRATE", "sometimes"),
         ] {
             let mut pairs = MINIMAL.to_vec();
             pairs.push((name, value));

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::bus::Bus;
+use crate::bus::{Bus, MAX_ENTRIES_PER_PUT};
 use crate::config::Config;
 use crate::dlq::{DeadLetterQueue, Poison};
 use crate::store::{NewEvent, Store, StoreStatus};
@@ -88,6 +88,8 @@ pub struct Summary {
     pub swept: usize,
     /// Records sent to the DLQ.
     pub dlq: usize,
+    /// Stored events the bus refused for good (recorded on their rows, skipped by the sweep).
+    pub rejected: usize,
     /// Records reported as batch item failures (SQS delivers them again).
     pub retried: usize,
     /// Wall time of each phase of the invocation.
@@ -282,6 +284,7 @@ impl Consumer {
             published = summary.published,
             swept = summary.swept,
             dlq = summary.dlq,
+            rejected = summary.rejected,
             retried = summary.retried,
             decode_validate_ms = ms(summary.timings.decode_validate),
             dlq_ms = ms(summary.timings.dlq),
@@ -421,58 +424,90 @@ impl Consumer {
                 return HashSet::new();
             }
         };
-        let published = self
+        let (done, rejected) = self
             .put_and_mark(&claimed, deadline, &mut summary.timings)
             .await;
-        summary.published += published.len();
-        published
+        summary.published += done.len() - rejected;
+        summary.rejected += rejected;
+        done
     }
 
-    /// Puts `claimed` on the bus and marks the successes; adds its time to `timings.put_events`
-    /// and `timings.mark`.
+    /// Puts `claimed` on the bus, a chunk at a time, and marks each chunk as soon as it is put
+    /// (a batch that runs out of time never puts again what it already put); records permanent
+    /// rejections on their rows. Returns the ids that need nothing more from the bus (put and
+    /// marked, or rejected and recorded) and how many were rejected. Adds its time to
+    /// `timings.put_events` and `timings.mark`.
     async fn put_and_mark(
         &self,
         claimed: &[TrackedEvent],
         deadline: Instant,
         timings: &mut PhaseTimings,
-    ) -> HashSet<Uuid> {
-        if claimed.is_empty() {
-            return HashSet::new();
-        }
-        let started = Instant::now();
-        let report = self.bus.publish(claimed, deadline).await;
-        timings.put_events += started.elapsed();
-        let started = Instant::now();
-        if !report.failed.is_empty() {
-            let ids: Vec<Uuid> = report.failed.iter().map(|(id, _)| *id).collect();
-            error!(failed = ids.len(), first_error = %report.failed[0].1, "events not put on the bus; they stay in the outbox");
-            if let Err(e) = self.store.release(&ids).await {
-                warn!(cause = %e, "could not release publish leases; they expire on their own");
+    ) -> (HashSet<Uuid>, usize) {
+        let mut done = HashSet::new();
+        let mut rejected_count = 0;
+        for (i, chunk) in claimed.chunks(MAX_ENTRIES_PER_PUT).enumerate() {
+            if Instant::now() >= deadline {
+                let rest: Vec<Uuid> = claimed[i * MAX_ENTRIES_PER_PUT..]
+                    .iter()
+                    .map(|e| e.event_id)
+                    .collect();
+                warn!(
+                    left = rest.len(),
+                    "out of time before the next PutEvents chunk; leaving the rest to a retry"
+                );
+                if let Err(e) = self.store.release(&rest).await {
+                    warn!(cause = %e, "could not release publish leases; they expire on their own");
+                }
+                break;
             }
-        }
-        let mut marked = HashSet::new();
-        if !report.published.is_empty() {
-            let mut attempt = 0;
-            loop {
-                match self.store.mark_published(&report.published).await {
+            let started = Instant::now();
+            let report = self.bus.publish(chunk, deadline).await;
+            timings.put_events += started.elapsed();
+            let started = Instant::now();
+            if !report.failed.is_empty() {
+                let ids: Vec<Uuid> = report.failed.iter().map(|(id, _)| *id).collect();
+                error!(failed = ids.len(), first_error = %report.failed[0].1, "events not put on the bus; they stay in the outbox");
+                if let Err(e) = self.store.release(&ids).await {
+                    warn!(cause = %e, "could not release publish leases; they expire on their own");
+                }
+            }
+            if !report.rejected.is_empty() {
+                for (id, why) in &report.rejected {
+                    error!(event_id = %id, error = %why, "the bus refused this event for good; it stays stored, flagged in publish_error, and the sweep skips it (replay it once the cause is fixed)");
+                }
+                match self.store.mark_rejected(&report.rejected).await {
                     Ok(_) => {
-                        marked.extend(report.published.iter().copied());
-                        break;
-                    }
-                    Err(e) if attempt < 2 && Instant::now() < deadline => {
-                        warn!(cause = %e, "could not mark published events; retrying");
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        rejected_count += report.rejected.len();
+                        done.extend(report.rejected.iter().map(|(id, _)| *id));
                     }
                     Err(e) => {
-                        error!(cause = %e, events = report.published.len(), "events are on the bus but could not be marked published; they may be put again (at-least-once)");
-                        break;
+                        warn!(cause = %e, "could not record the rejections; the events will be tried again")
                     }
                 }
             }
+            if !report.published.is_empty() {
+                let mut attempt = 0;
+                loop {
+                    match self.store.mark_published(&report.published).await {
+                        Ok(_) => {
+                            done.extend(report.published.iter().copied());
+                            break;
+                        }
+                        Err(e) if attempt < 2 && Instant::now() < deadline => {
+                            warn!(cause = %e, "could not mark published events; retrying");
+                            attempt += 1;
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                        Err(e) => {
+                            error!(cause = %e, events = report.published.len(), "events are on the bus but could not be marked published; they may be put again (at-least-once)");
+                            break;
+                        }
+                    }
+                }
+            }
+            timings.mark += started.elapsed();
         }
-        timings.mark += started.elapsed();
-        marked
+        (done, rejected_count)
     }
 
     /// Publishes a bounded number of stale unpublished rows of earlier batches.
@@ -499,11 +534,16 @@ impl Consumer {
         if claimed.is_empty() {
             return 0;
         }
-        let n = self
+        let (done, rejected) = self
             .put_and_mark(&claimed, deadline, &mut PhaseTimings::default())
-            .await
-            .len();
-        info!(claimed = claimed.len(), published = n, "outbox sweep");
+            .await;
+        let n = done.len() - rejected;
+        info!(
+            claimed = claimed.len(),
+            published = n,
+            rejected,
+            "outbox sweep"
+        );
         n
     }
 }

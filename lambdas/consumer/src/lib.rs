@@ -15,7 +15,7 @@
 //! let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
 //! let secret = DbSecret::fetch(&secrets, &config.db_secret_arn).await?;
 //! let store = Store::connect_with_secret(DbSettings::resolve(&config, &secret)?, secrets, config.clone())?;
-//! store.migrate().await?;
+//! store.ensure_migrated().await?;
 //! let consumer = Consumer::new(
 //!     store,
 //!     Bus::new(aws_sdk_eventbridge::Client::new(&sdk), &config.event_bus_name, &config.event_source),
@@ -39,24 +39,30 @@
 mod aws;
 mod bus;
 mod config;
+pub mod deploy;
 mod dlq;
 mod handler;
 mod init_error;
 pub mod migrate;
 mod pool;
+pub mod roles;
 mod settings;
 mod store;
-mod tls;
+pub(crate) mod tls;
 
 pub use aws::sdk_config;
-pub use bus::{Bus, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES};
-pub use config::{Config, ConfigError, SslMode};
+pub use bus::{
+    unpublishable, Bus, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES, TRANSIENT_ENTRY_ERRORS,
+    UNPUBLISHABLE,
+};
+pub use config::{Config, ConfigError, MigrateMode, SslMode};
 pub use dlq::{
     DeadLetterQueue, Poison, FIELD_ATTRIBUTE, MAX_ENTRIES_PER_SEND, MAX_SEND_BYTES,
     REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
 };
 pub use handler::{Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary};
 pub use init_error::report_init_error;
-pub use migrate::{MigrationError, MigrationReport};
+pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
 pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use store::{InsertOutcome, NewEvent, Store, StoreError, StoreStatus};
+pub use tls::RDS_CA_BUNDLE;

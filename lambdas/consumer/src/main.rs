@@ -4,12 +4,14 @@
 //! Runtime API as the init error).
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use kx_events_consumer::deploy::{run_migrate, MigrateConfig, MigrateOutcome};
 use kx_events_consumer::{
     report_init_error, sdk_config, Bus, Config, Consumer, ConsumerOptions, DbSecret, DbSettings,
-    DeadLetterQueue, Store,
+    DeadLetterQueue, MigrateMode, Store,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
 use tracing_subscriber::filter::Targets;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::prelude::*;
 
 #[tokio::main]
@@ -20,9 +22,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok()
         .and_then(|s| s.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let command = std::env::args().nth(1);
+    // As a command, stdout carries the result only: logs go to stderr.
+    let writer = if command.is_some() {
+        BoxMakeWriter::new(std::io::stderr)
+    } else {
+        BoxMakeWriter::new(std::io::stdout)
+    };
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .with_writer(writer)
                 .json()
                 .with_current_span(true)
                 .with_span_list(false)
@@ -30,6 +40,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .with_filter(filter),
         )
         .init();
+    match command.as_deref() {
+        Some("migrate") => return migrate_command().await,
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("bootstrap: unknown command {other:?}\n\n{USAGE}");
+            std::process::exit(2);
+        }
+        None => {}
+    }
+    if std::env::var("KX_MODE").is_ok_and(|m| m.trim() == "migrate") {
+        return migrate_function().await;
+    }
     let consumer = match cold_start().await {
         Ok(consumer) => consumer,
         Err(message) => {
@@ -48,7 +73,52 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Configuration, clients, pool and migrations; the error is one line naming what is wrong.
+const USAGE: &str = "usage:
+  bootstrap            the consumer Lambda (Runtime API); with KX_MODE=migrate, the migrate function
+  bootstrap migrate    apply the schema migrations and provision the roles, with the owner's
+                       credentials (DB_SECRET_ARN or KX_DATABASE_URL; KX_APP_ROLE_SECRET_ARN,
+                       KX_QUERY_ROLE_SECRET_ARN); prints what it did as JSON";
+
+async fn migrate_once() -> Result<MigrateOutcome, String> {
+    let config =
+        MigrateConfig::from_lookup(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    let sdk = sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    run_migrate(&config, &secrets)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `bootstrap migrate`: one run, the outcome as JSON on stdout; exit 1 with the reason otherwise.
+async fn migrate_command() -> Result<(), lambda_runtime::Error> {
+    match migrate_once().await {
+        Ok(outcome) => {
+            println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
+            Ok(())
+        }
+        Err(message) => {
+            tracing::error!("migrate failed: {message}");
+            eprintln!("bootstrap migrate: {message}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `KX_MODE=migrate`: each invocation (any payload) migrates and returns the outcome; a failure
+/// fails the invocation (and so the Terraform apply that invoked it).
+async fn migrate_function() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
+        let outcome = migrate_once().await.map_err(|message| {
+            tracing::error!("migrate failed: {message}");
+            lambda_runtime::Error::from(message)
+        })?;
+        tracing::info!(applied = ?outcome.applied, adopted = outcome.adopted, roles = ?outcome.roles, "migrate done");
+        Ok::<_, lambda_runtime::Error>(outcome)
+    }))
+    .await
+}
+
+/// Configuration, clients, pool and schema check; the error is one line naming what is wrong.
 async fn cold_start() -> Result<Consumer, String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
     let sdk = sdk_config().await;
@@ -59,16 +129,18 @@ async fn cold_start() -> Result<Consumer, String> {
     let settings = DbSettings::resolve(&config, &secret).map_err(|e| e.to_string())?;
     let store =
         Store::connect_with_secret(settings, secrets, config.clone()).map_err(|e| e.to_string())?;
-    match store.migrate().await {
+    store.set_may_migrate(config.migrate == MigrateMode::Auto);
+    match store.ensure_migrated().await {
         Ok(report) => tracing::info!(
             applied = ?report.applied,
             already_applied = ?report.already_applied,
+            adopted = report.adopted,
             "database schema ready"
         ),
-        // The database may be back before the first batch, which migrates first.
+        // The database may be back before the first batch, which checks first.
         Err(e) if e.is_retryable() => tracing::warn!(
             cause = %e,
-            "database not reachable at cold start; migrating before the first batch"
+            "database not reachable at cold start; checking the schema before the first batch"
         ),
         Err(e) => return Err(format!("database: {e}")),
     }

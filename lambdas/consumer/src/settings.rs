@@ -276,6 +276,8 @@ mod tests {
             event_source: "s".into(),
             dead_letter_queue_url: "q".into(),
             max_receive_count: 3,
+            migrate: crate::config::MigrateMode::Auto,
+            events_queue_url: None,
         }
     }
 

@@ -18,7 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::config::{Config, ConfigError};
-use crate::migrate::{self, MigrationError, MigrationReport};
+use crate::migrate::{self, MigrationError, MigrationReport, SchemaStatus};
 use crate::pool::{Conn, Manager};
 use crate::settings::{DbSecret, DbSettings};
 use crate::tls;
@@ -46,7 +46,8 @@ pub enum StoreError {
         /// The server's message.
         message: String,
     },
-    /// The TLS settings cannot be used (bad `DB_SSL_ROOT_CERT`).
+    /// The TLS settings cannot be used (bad `DB_SSL_ROOT_CERT`), or the server's certificate did
+    /// not verify: a configuration error, not retryable.
     #[error("{0}")]
     Tls(String),
     /// The embedded migrations and the database disagree.
@@ -71,14 +72,16 @@ impl StoreError {
             | StoreError::Secret(_)
             | StoreError::Task(_) => true,
             StoreError::Statement { code, .. } => {
-                // Transaction rollbacks (40: serialization, deadlock), resources (53), operator
+                // Transaction rollbacks (40: serialization, deadlock), resources (53, incl.
+                // too_many_connections), a lock_timeout (55P03), operator
                 // intervention incl. statement timeout (57), connection exceptions (08), and a
                 // foreign-key violation (23503): the only way the batch INSERT meets one is a
                 // parent deleted between the lookup and the insert, which a retry resolves.
-                ["40", "53", "57", "08", "23503"]
+                ["40", "53", "57", "08", "23503", "55P03"]
                     .iter()
                     .any(|c| code.starts_with(c))
             }
+            StoreError::Migration(MigrationError::Busy(_)) => true,
             StoreError::Tls(_) | StoreError::Migration(_) => false,
         }
     }
@@ -114,9 +117,18 @@ fn one_line(e: &dyn std::error::Error) -> String {
     s.replace('\n', " ")
 }
 
+/// Why opening a connection failed.
+#[derive(Debug)]
+enum ConnectFailure {
+    /// The server's TLS certificate did not verify.
+    Certificate(String),
+    /// Anything else, with the SQLSTATE when the server answered.
+    Other(Option<SqlState>, String),
+}
+
 /// The last error the pool met while opening a connection (r2d2 keeps only its text).
 #[derive(Debug, Default)]
-struct LastConnectError(Mutex<Option<(Option<SqlState>, String)>>);
+struct LastConnectError(Mutex<Option<ConnectFailure>>);
 
 #[derive(Debug)]
 struct RecordConnectError(Arc<LastConnectError>);
@@ -129,8 +141,13 @@ impl r2d2::HandleError<postgres::Error> for RecordConnectError {
             None => one_line(&error),
         };
         tracing::debug!(error = %text, "database connection attempt failed");
+        let failure = if tls::is_certificate_error(&error) {
+            ConnectFailure::Certificate(text)
+        } else {
+            ConnectFailure::Other(code, text)
+        };
         if let Ok(mut last) = (self.0).0.lock() {
-            *last = Some((code, text));
+            *last = Some(failure);
         }
     }
 }
@@ -201,7 +218,8 @@ impl InsertOutcome {
         self.statuses.get(event_id).copied()
     }
 
-    /// Whether the row is known to be on the bus already (published before, or `on_bus`).
+    /// Whether the row needs nothing more from the bus: published before (or by the producer,
+    /// `on_bus`), history that is not the outbox's, or rejected by the bus for good.
     pub fn is_published(&self, event_id: &Uuid) -> bool {
         self.published.contains(event_id)
     }
@@ -253,6 +271,8 @@ struct Inner {
     last_connect_error: Arc<LastConnectError>,
     refresh: Option<SecretRefresh>,
     migrated: AtomicBool,
+    may_migrate: AtomicBool,
+    lock_timeout: Duration,
 }
 
 /// The events table: batch insert, outbox claims, migrations. Cheap to clone (shared pool).
@@ -278,7 +298,7 @@ macro_rules! event_columns {
 
 const CLAIM_SQL: &str = concat!(
     "UPDATE events SET publish_lease = now() + make_interval(secs => $2)
-     WHERE event_id = ANY($1) AND published_at IS NULL
+     WHERE event_id = ANY($1) AND published_at IS NULL AND publish_failed_at IS NULL
        AND (publish_lease IS NULL OR publish_lease < now())
      RETURNING ",
     event_columns!()
@@ -288,7 +308,7 @@ const CLAIM_STALE_SQL: &str = concat!(
     "UPDATE events SET publish_lease = now() + make_interval(secs => $3)
      WHERE event_id IN (
          SELECT event_id FROM events
-         WHERE published_at IS NULL
+         WHERE published_at IS NULL AND publish_failed_at IS NULL
            AND created_at <= now() - make_interval(secs => $2)
            AND (publish_lease IS NULL OR publish_lease < now())
            AND event_id <> ALL($4)
@@ -303,11 +323,19 @@ const CLAIM_STALE_SQL: &str = concat!(
 const MARK_PUBLISHED_SQL: &str = "UPDATE events SET published_at = now(), publish_lease = NULL
      WHERE event_id = ANY($1) AND published_at IS NULL";
 
-const RELEASE_SQL: &str = "UPDATE events SET publish_lease = NULL
+const RELEASE_SQL: &str = "UPDATE events SET publish_lease = NULL,
+         publish_attempts = coalesce(publish_attempts, 0) + 1
      WHERE event_id = ANY($1) AND published_at IS NULL";
 
+/// Records permanent rejections: the sweep skips these rows until an operator replays them.
+const REJECT_SQL: &str = "UPDATE events SET publish_lease = NULL, publish_failed_at = now(),
+         publish_error = u.error, publish_attempts = coalesce(publish_attempts, 0) + 1
+     FROM unnest($1::uuid[], $2::text[]) AS u(event_id, error)
+     WHERE events.event_id = u.event_id AND events.published_at IS NULL";
+
 const LOOKUP_SQL: &str =
-    "SELECT event_id, published_at IS NOT NULL FROM events WHERE event_id = ANY($1)";
+    "SELECT event_id, published_at IS NOT NULL OR publish_failed_at IS NOT NULL
+     FROM events WHERE event_id = ANY($1)";
 
 fn build_pool(settings: &DbSettings, last: &Arc<LastConnectError>) -> Result<PgPool, StoreError> {
     let tls = tls::connector(settings.sslmode, settings.ssl_root_cert.as_deref())
@@ -333,6 +361,8 @@ impl Store {
                 last_connect_error: last,
                 refresh: None,
                 migrated: AtomicBool::new(false),
+                may_migrate: AtomicBool::new(true),
+                lock_timeout: migrate::DEFAULT_LOCK_TIMEOUT,
             }),
         })
     }
@@ -353,6 +383,8 @@ impl Store {
                 last_connect_error: last,
                 refresh: Some(SecretRefresh { client, config }),
                 migrated: AtomicBool::new(false),
+                may_migrate: AtomicBool::new(true),
+                lock_timeout: migrate::DEFAULT_LOCK_TIMEOUT,
             }),
         })
     }
@@ -418,13 +450,16 @@ impl Store {
             let checkout = || {
                 *lock(&last.0) = None;
                 pool.pool().get().map_err(|e| match lock(&last.0).take() {
-                    Some((Some(code), text))
+                    Some(ConnectFailure::Certificate(text)) => StoreError::Tls(format!(
+                        "the database server's TLS certificate did not verify (DB_SSLMODE=verify-full; check DB_HOST and DB_SSL_ROOT_CERT): {text}"
+                    )),
+                    Some(ConnectFailure::Other(Some(code), text))
                         if code == SqlState::INVALID_PASSWORD
                             || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
                     {
                         StoreError::Auth(text)
                     }
-                    Some((_, text)) => StoreError::Unavailable(text),
+                    Some(ConnectFailure::Other(_, text)) => StoreError::Unavailable(text),
                     None => StoreError::Unavailable(e.to_string()),
                 })
             };
@@ -457,31 +492,103 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Applies the embedded migrations (see [`crate::migrate`]): one transaction under
-    /// `pg_advisory_xact_lock`, recorded with checksums in `kx_schema_migrations`. Idempotent and
-    /// safe to run from many cold starts at once.
+    /// Applies the embedded migrations (see [`crate::migrate`]) under a session advisory lock,
+    /// recorded with checksums in `kx_schema_migrations`: nothing but one `SELECT` when the
+    /// schema is current. Idempotent and safe to run from many processes at once. A role that
+    /// may not change the schema gets [`MigrationError::NotPermitted`], which names the missing
+    /// migrations.
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let role = self.settings().user;
+        let lock_timeout = self.inner.lock_timeout;
         let report = self
-            .run(|c| {
-                migrate::apply(c.client())
-                    .map_err(StoreError::from_pg)?
-                    .map_err(StoreError::Migration)
+            .run(move |c| match migrate::apply(c.client(), lock_timeout) {
+                Ok(r) => r.map_err(StoreError::Migration),
+                Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                    let pending = migrate::status(c.client())
+                        .map(|s| s.pending)
+                        .unwrap_or_default();
+                    Err(StoreError::Migration(MigrationError::NotPermitted {
+                        pending,
+                        role: role.clone(),
+                        cause: e
+                            .as_db_error()
+                            .map(|d| d.message().to_owned())
+                            .unwrap_or_default(),
+                    }))
+                }
+                Err(e) => Err(StoreError::from_pg(e)),
             })
             .await?;
+        if !report.unknown.is_empty() {
+            tracing::warn!(unknown = ?report.unknown, "the database has migrations this build does not know (a newer build ran before this one); running on it");
+        }
         self.inner.migrated.store(true, Ordering::SeqCst);
         Ok(report)
     }
 
-    /// Runs [`Store::migrate`] unless it already succeeded in this process.
-    pub async fn ensure_migrated(&self) -> Result<(), StoreError> {
+    /// Reads the schema's state without changing anything (one `SELECT`; a role with DML rights
+    /// only may call it).
+    pub async fn schema_status(&self) -> Result<SchemaStatus, StoreError> {
+        self.run(|c| {
+            migrate::check(c.client())
+                .map_err(StoreError::from_pg)?
+                .map_err(StoreError::Migration)
+        })
+        .await
+    }
+
+    /// Whether this process may apply missing migrations itself (`KX_MIGRATE=auto`, the
+    /// default) or must find the schema current (`KX_MIGRATE=off`: it never runs DDL).
+    pub fn set_may_migrate(&self, may: bool) {
+        self.inner.may_migrate.store(may, Ordering::SeqCst);
+    }
+
+    /// Makes sure the schema is this build's, once per process: a read-only check, then (when
+    /// something is missing and the process may migrate) [`Store::migrate`]. With
+    /// `KX_MIGRATE=off` a schema that is behind is [`MigrationError::Behind`].
+    pub async fn ensure_migrated(&self) -> Result<MigrationReport, StoreError> {
         if self.inner.migrated.load(Ordering::SeqCst) {
-            return Ok(());
+            return Ok(MigrationReport::default());
+        }
+        let status = self.schema_status().await?;
+        if status.is_current() {
+            if !status.unknown.is_empty() {
+                tracing::warn!(unknown = ?status.unknown, "the database has migrations this build does not know (a newer build ran before this one); running on it");
+            }
+            self.inner.migrated.store(true, Ordering::SeqCst);
+            return Ok(MigrationReport {
+                already_applied: status.applied,
+                unknown: status.unknown,
+                ..MigrationReport::default()
+            });
+        }
+        if !self.inner.may_migrate.load(Ordering::SeqCst) {
+            return Err(StoreError::Migration(MigrationError::Behind {
+                pending: status.pending,
+            }));
         }
         let report = self.migrate().await?;
         if !report.applied.is_empty() {
-            tracing::info!(applied = ?report.applied, "database migrations applied");
+            tracing::info!(applied = ?report.applied, adopted = report.adopted, "database migrations applied");
         }
-        Ok(())
+        Ok(report)
+    }
+
+    /// Creates `role` (LOGIN, `password`) or updates its password, and grants it what `kind`
+    /// needs (see [`crate::roles::grant_statements`]). Needs the owner's (or a CREATEROLE) role.
+    pub async fn ensure_role(
+        &self,
+        kind: crate::roles::RoleKind,
+        role: &str,
+        password: &str,
+    ) -> Result<(), StoreError> {
+        crate::roles::validate_role_name("role", role).map_err(StoreError::Secret)?;
+        let (role, password) = (role.to_owned(), password.to_owned());
+        self.run(move |c| {
+            crate::roles::ensure_role(c.client(), kind, &role, &password)
+                .map_err(StoreError::from_pg)
+        })
+        .await
     }
 
     /// A connection round trip (`SELECT 1`).
@@ -625,6 +732,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records that the bus refused these events for good (`code: message` each): the rows stay
+    /// unpublished with `publish_failed_at`, `publish_error` and `publish_attempts` set, and the
+    /// outbox sweep skips them (`kx replay --failed` puts them on the bus once the cause is
+    /// fixed).
+    pub async fn mark_rejected(&self, rejected: &[(Uuid, String)]) -> Result<u64, StoreError> {
+        if rejected.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<Uuid> = rejected.iter().map(|(id, _)| *id).collect();
+        let errors: Vec<String> = rejected.iter().map(|(_, e)| e.clone()).collect();
+        self.run(move |c| {
+            let st = c
+                .statement(REJECT_SQL, &[Type::UUID_ARRAY, Type::TEXT_ARRAY])
+                .map_err(StoreError::from_pg)?;
+            c.client()
+                .execute(&st, &[&ids, &errors])
+                .map_err(StoreError::from_pg)
+        })
+        .await
+    }
+}
+
 /// Runs a prepared statement whose only parameter is an array of event ids.
 fn execute(c: &mut Conn, sql: &'static str, ids: &Vec<Uuid>) -> Result<u64, StoreError> {
     let st = c
@@ -756,7 +886,7 @@ const INSERT_SQL: &str = "WITH t AS (
          RETURNING 1)
      SELECT event_id, 0 AS kind, false AS flag, 0::int8 AS linked FROM ins
      UNION ALL
-     SELECT event_id, 1, published_at IS NOT NULL, 0 FROM events
+     SELECT event_id, 1, published_at IS NOT NULL OR publish_failed_at IS NOT NULL, 0 FROM events
      WHERE event_id = ANY($1::uuid[])
        AND (SELECT count(*) FROM ins) < cardinality($1::uuid[])
      UNION ALL

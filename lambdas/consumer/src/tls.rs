@@ -12,6 +12,36 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::SslMode;
 
+/// The Amazon RDS certificate authorities (every region's roots), trusted for `verify-full`
+/// unless `DB_SSL_ROOT_CERT` says otherwise. Source and date: the header of the file.
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../certs/rds-global-bundle.pem");
+
+/// The `DB_SSL_ROOT_CERT` value that selects the system's root certificates.
+pub const SYSTEM_ROOTS: &str = "system";
+
+/// Whether `error` (or a cause of it) is a TLS certificate that did not verify: a configuration
+/// problem (wrong CA bundle, wrong host name), never fixed by trying again.
+pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return matches!(
+                r,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            );
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if is_certificate_error(inner) {
+                    return true;
+                }
+            }
+        }
+        current = e.source();
+    }
+    false
+}
+
 /// Builds the connector for `mode`. For `disable` it is never used (the connection does not ask
 /// for TLS) but the pool's type stays the same.
 pub(crate) fn connector(
@@ -34,44 +64,56 @@ pub(crate) fn connector(
     Ok(MakeRustlsConnect::new(config))
 }
 
+fn add_pem(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), String> {
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("DB_SSL_ROOT_CERT: {what} is not PEM: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("DB_SSL_ROOT_CERT: bad certificate in {what}: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("DB_SSL_ROOT_CERT: no certificate in {what}"));
+    }
+    Ok(())
+}
+
 fn roots(root_cert: Option<&Path>) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     match root_cert {
-        Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("DB_SSL_ROOT_CERT: cannot read {}: {e}", path.display()))?;
-            for cert in CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert
-                    .map_err(|e| format!("DB_SSL_ROOT_CERT: {} is not PEM: {e}", path.display()))?;
-                roots.add(cert).map_err(|e| {
-                    format!(
-                        "DB_SSL_ROOT_CERT: bad certificate in {}: {e}",
-                        path.display()
-                    )
-                })?;
-            }
-            if roots.is_empty() {
-                return Err(format!(
-                    "DB_SSL_ROOT_CERT: no certificate in {}",
-                    path.display()
-                ));
-            }
-        }
-        None => {
+        Some(path) if path.as_os_str() == SYSTEM_ROOTS => {
             let found = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                return Err(
-                    "DB_SSL_ROOT_CERT: not set and no system root certificates found".into(),
-                );
+                return Err("DB_SSL_ROOT_CERT=system: no system root certificates found".into());
             }
         }
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("DB_SSL_ROOT_CERT: cannot read {}: {e}", path.display()))?;
+            add_pem(&mut roots, &pem, &path.display().to_string())?;
+        }
+        None => add_pem(
+            &mut roots,
+            RDS_CA_BUNDLE,
+            "the built-in Amazon RDS CA bundle",
+        )?,
     }
     Ok(roots)
 }
 
 /// libpq's `sslmode=require`: the connection is encrypted and the handshake signatures are
 /// checked, but the server's certificate is not verified.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rds_bundle_parses() {
+        let roots = roots(None).unwrap();
+        assert!(roots.len() >= 80, "{}", roots.len());
+    }
+}
+
 #[derive(Debug)]
 struct EncryptOnly(Arc<CryptoProvider>);
 
