@@ -320,8 +320,17 @@ fn json_len(v: &Value) -> usize {
 
 /// Parses an RFC 3339 timestamp, normalises it to UTC and truncates it to microseconds
 /// (PostgreSQL's precision, so the stored row and the bus entry agree).
-pub(crate) fn parse_timestamp(field: &str, s: &str) -> Result<DateTime<Utc>, ValidationError> {
-    let t = DateTime::parse_from_rfc3339(s).map_err(|e| {
+/// Parses an RFC 3339 timestamp, normalised to UTC and truncated to microseconds
+/// (PostgreSQL's precision, so the stored row and the bus entry agree), also accepting what PostgreSQL's `timestamptz` input accepts from the
+/// old system's producers (a timestamp without an offset, read as UTC; a space for the `T`),
+/// each noted in `coercions`. A leap second (`23:59:60`) becomes the next second, as PostgreSQL
+/// stores it.
+fn parse_timestamp_noting(
+    field: &str,
+    s: &str,
+    coercions: &mut Vec<String>,
+) -> Result<DateTime<Utc>, ValidationError> {
+    let err = |e: String| {
         ValidationError::new(
             field,
             Rule::Timestamp,
@@ -330,8 +339,30 @@ pub(crate) fn parse_timestamp(field: &str, s: &str) -> Result<DateTime<Utc>, Val
                 preview(s)
             ),
         )
-    })?;
-    let t = t.with_timezone(&Utc);
+    };
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(e) => {
+            let naive = chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S%.f")
+                .or_else(|_| {
+                    chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%d %H:%M:%S%.f")
+                })
+                .map_err(|_| err(e.to_string()))?;
+            coercions.push(format!("{field}: no UTC offset, read as UTC"));
+            naive.and_utc()
+        }
+    };
+    // chrono keeps a leap second as a nanosecond count of 1e9 or more, which other code (the
+    // AWS SDK's timestamps) cannot represent.
+    let t = if t.nanosecond() >= 1_000_000_000 {
+        coercions.push(format!("{field}: leap second read as the next second"));
+        let base = t
+            .with_nanosecond(t.nanosecond() - 1_000_000_000)
+            .unwrap_or(t);
+        base + chrono::Duration::seconds(1)
+    } else {
+        t
+    };
     let micros = t.nanosecond() / 1_000 * 1_000;
     Ok(t.with_nanosecond(micros).unwrap_or(t))
 }
@@ -349,6 +380,7 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
 
 struct Decoder {
     map: Map<String, Value>,
+    coercions: Vec<String>,
 }
 
 impl Decoder {
@@ -360,7 +392,27 @@ impl Decoder {
         }
     }
 
+    /// A string field. A number is accepted as its decimal text (the old system's consumer sent
+    /// every parameter as text and PostgreSQL stored `42` as `'42'`), noted as a coercion.
     fn string(&mut self, field: &str) -> Result<Option<String>, ValidationError> {
+        match self.take(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Number(n)) => {
+                self.coercions
+                    .push(format!("{field}: number {n} stored as a string"));
+                Ok(Some(n.to_string()))
+            }
+            Some(other) => Err(ValidationError::new(
+                field,
+                Rule::Type,
+                format!("must be a string, got {}", type_name(&other)),
+            )),
+        }
+    }
+
+    /// A strict string field (ids that must be UUIDs, timestamps).
+    fn text(&mut self, field: &str) -> Result<Option<String>, ValidationError> {
         match self.take(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -379,11 +431,81 @@ impl Decoder {
     }
 
     fn uuid(&mut self, field: &str) -> Result<Option<Uuid>, ValidationError> {
-        match self.string(field)? {
+        match self.text(field)? {
             None => Ok(None),
             Some(s) => parse_uuid(field, &s).map(Some),
         }
     }
+}
+
+/// Replaces each lone UTF-16 surrogate escape (`\ud800` without its pair) in JSON text with
+/// `\ufffd`, which serde_json (rightly) refuses and JavaScript's `JSON.stringify` may emit.
+/// Returns `None` when there was none.
+fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
+    fn hex4(b: &[u8]) -> Option<u16> {
+        let s = std::str::from_utf8(b.get(..4)?).ok()?;
+        u16::from_str_radix(s, 16).ok()
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut changed = false;
+    let mut in_string = false;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if !in_string {
+            in_string = b == b'"';
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = false;
+                out.push(b);
+                i += 1;
+            }
+            b'\\' if body.get(i + 1) == Some(&b'u') => {
+                let unit = hex4(&body[i + 2..]);
+                match unit {
+                    Some(high @ 0xD800..=0xDBFF) => {
+                        let low = (body.get(i + 6) == Some(&b'\\')
+                            && body.get(i + 7) == Some(&b'u'))
+                        .then(|| hex4(&body[i + 8..]))
+                        .flatten();
+                        if matches!(low, Some(0xDC00..=0xDFFF)) {
+                            out.extend_from_slice(&body[i..i + 12]);
+                            i += 12;
+                        } else {
+                            let _ = high;
+                            out.extend_from_slice(b"\\ufffd");
+                            changed = true;
+                            i += 6;
+                        }
+                    }
+                    Some(0xDC00..=0xDFFF) => {
+                        out.extend_from_slice(b"\\ufffd");
+                        changed = true;
+                        i += 6;
+                    }
+                    _ => {
+                        let end = (i + 6).min(body.len());
+                        out.extend_from_slice(&body[i..end]);
+                        i = end;
+                    }
+                }
+            }
+            b'\\' => {
+                let end = (i + 2).min(body.len());
+                out.extend_from_slice(&body[i..end]);
+                i = end;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 /// Parses a UUID in its usual hyphenated form (any case, as PostgreSQL accepts it), naming the
@@ -440,19 +562,62 @@ impl TrackedEvent {
     /// Every message the seeds' TypeScript producer emits is accepted. The error names the first
     /// field that breaks a rule; see [`ValidationError`].
     pub fn from_json(body: &[u8]) -> Result<Self, ValidationError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            let what = if body.iter().all(u8::is_ascii_whitespace) {
-                "the message body is empty, expected a JSON object".to_string()
-            } else {
-                format!("the message body is not valid JSON: {e}")
-            };
-            ValidationError::new("$", Rule::Json, what)
-        })?;
-        Self::from_value(value)
+        Self::decode(body).map(|(event, _)| event)
+    }
+
+    /// [`TrackedEvent::from_json`], also returning the coercions applied, one sentence each
+    /// (the consumer logs them). What the old system's consumer accepted is accepted: numbers
+    /// for the string fields (`userId: 42` is `"42"`), `pointsAwarded` as a numeric string,
+    /// a timestamp without an offset (UTC), a leap second, and lone UTF-16 surrogate escapes
+    /// (replaced with U+FFFD).
+    ///
+    /// ```
+    /// use kx_events::TrackedEvent;
+    ///
+    /// let body = br#"{"eventId":"550E8400-E29B-41D4-A716-446655440000","clientId":"c",
+    ///   "userId":42,"entityType":"order","eventType":"order_created","pointsAwarded":"10",
+    ///   "occurredAt":"2024-01-15T10:30:00"}"#;
+    /// let (event, coercions) = TrackedEvent::decode(body).unwrap();
+    /// assert_eq!(event.user_id.as_deref(), Some("42"));
+    /// assert_eq!(event.points_awarded, Some(10));
+    /// assert_eq!(coercions.len(), 3);
+    /// ```
+    pub fn decode(body: &[u8]) -> Result<(Self, Vec<String>), ValidationError> {
+        let parsed = serde_json::from_slice::<Value>(body);
+        let (value, mut coercions) = match parsed {
+            Ok(v) => (v, Vec::new()),
+            Err(e) => {
+                // (serde_json reports a lone surrogate in several ways: try the repair on any
+                // failure; it changes nothing when there is none.)
+                let fixed = replace_lone_surrogates(body)
+                    .and_then(|fixed| serde_json::from_slice::<Value>(&fixed).ok());
+                match fixed {
+                    Some(v) => (
+                        v,
+                        vec!["$: lone UTF-16 surrogate escape replaced with U+FFFD".to_owned()],
+                    ),
+                    None => {
+                        let what = if body.iter().all(u8::is_ascii_whitespace) {
+                            "the message body is empty, expected a JSON object".to_string()
+                        } else {
+                            format!("the message body is not valid JSON: {e}")
+                        };
+                        return Err(ValidationError::new("$", Rule::Json, what));
+                    }
+                }
+            }
+        };
+        let (event, more) = Self::decode_value(value)?;
+        coercions.extend(more);
+        Ok((event, coercions))
     }
 
     /// Decodes and validates an already parsed JSON value; see [`TrackedEvent::from_json`].
     pub fn from_value(value: Value) -> Result<Self, ValidationError> {
+        Self::decode_value(value).map(|(event, _)| event)
+    }
+
+    fn decode_value(value: Value) -> Result<(Self, Vec<String>), ValidationError> {
         let map = match value {
             Value::Object(map) => map,
             other => {
@@ -463,7 +628,10 @@ impl TrackedEvent {
                 ))
             }
         };
-        let mut d = Decoder { map };
+        let mut d = Decoder {
+            map,
+            coercions: Vec::new(),
+        };
         let event_id = d.uuid("eventId")?.ok_or_else(|| {
             ValidationError::new("eventId", Rule::Required, "is required (a UUID)")
         })?;
@@ -478,6 +646,26 @@ impl TrackedEvent {
         let points_awarded = match d.take("pointsAwarded") {
             None => None,
             Some(Value::Number(n)) => Some(points(&n)?),
+            // PostgreSQL's INTEGER input: an optional sign and digits, blanks around.
+            Some(Value::String(text))
+                if {
+                    let t = text.trim();
+                    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+                    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                } =>
+            {
+                let n: serde_json::Number =
+                    text.trim().trim_start_matches('+').parse().map_err(|_| {
+                        ValidationError::new(
+                            "pointsAwarded",
+                            Rule::Integer,
+                            format!("must fit PostgreSQL INTEGER, got {}", preview(&text)),
+                        )
+                    })?;
+                d.coercions
+                    .push(format!("pointsAwarded: string {text:?} read as a number"));
+                Some(points(&n)?)
+            }
             Some(other) => {
                 return Err(ValidationError::new(
                     "pointsAwarded",
@@ -487,7 +675,7 @@ impl TrackedEvent {
             }
         };
         let session_id = d.string("sessionId")?;
-        let occurred_at = match d.string("occurredAt")? {
+        let occurred_at = match d.text("occurredAt")? {
             None => {
                 return Err(ValidationError::new(
                     "occurredAt",
@@ -495,7 +683,7 @@ impl TrackedEvent {
                     "is required (an RFC 3339 timestamp)",
                 ))
             }
-            Some(s) => parse_timestamp("occurredAt", &s)?,
+            Some(s) => parse_timestamp_noting("occurredAt", &s, &mut d.coercions)?,
         };
         let metadata = match d.take("metadata") {
             None => None,
@@ -525,7 +713,7 @@ impl TrackedEvent {
             extra: d.map,
         };
         event.validate()?;
-        Ok(event)
+        Ok((event, d.coercions))
     }
 
     /// Checks the rules that a typed value can still break: required strings non-empty, lengths
@@ -737,7 +925,8 @@ impl BusEntry {
         event_bus_name: &str,
     ) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
         let secs = self.time.timestamp();
-        let nanos = self.time.timestamp_subsec_nanos();
+        // A leap second is normalised on decoding; never let one panic here either.
+        let nanos = self.time.timestamp_subsec_nanos().min(999_999_999);
         aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .event_bus_name(event_bus_name)
             .source(&self.source)
@@ -837,14 +1026,15 @@ mod tests {
             (with("eventId", json!("x")), "eventId", Rule::Uuid, "eventId: must be a UUID, got \"x\""),
             (with("eventId", Value::Null), "eventId", Rule::Required, "eventId: is required (a UUID)"),
             (with("clientId", json!("")), "clientId", Rule::NonEmpty, "clientId: must be a non-empty string"),
-            (with("clientId", json!(7)), "clientId", Rule::Type, "clientId: must be a string, got number"),
+            (with("clientId", json!(true)), "clientId", Rule::Type, "clientId: must be a string, got boolean"),
             (with("entityType", Value::Null), "entityType", Rule::Required, "entityType: is required (a non-empty string)"),
             (with("eventType", json!("é".repeat(49))), "eventType", Rule::MaxLength, "eventType: must be at most 48 characters, got 49"),
             (with("source", json!("s".repeat(33))), "source", Rule::MaxLength, "source: must be at most 32 characters, got 33"),
             (with("userId", json!("u".repeat(129))), "userId", Rule::MaxLength, "userId: must be at most 128 characters, got 129"),
             (with("pointsAwarded", json!(2_147_483_648i64)), "pointsAwarded", Rule::Integer, "pointsAwarded: must fit PostgreSQL INTEGER (-2147483648 to 2147483647), got 2147483648"),
             (with("pointsAwarded", json!(1.5)), "pointsAwarded", Rule::Integer, "pointsAwarded: must be an integer, got 1.5"),
-            (with("pointsAwarded", json!("10")), "pointsAwarded", Rule::Type, "pointsAwarded: must be an integer number, got string"),
+            (with("pointsAwarded", json!("10.5")), "pointsAwarded", Rule::Type, "pointsAwarded: must be an integer number, got string"),
+            (with("pointsAwarded", json!("99999999999")), "pointsAwarded", Rule::Integer, "pointsAwarded: must fit PostgreSQL INTEGER (-2147483648 to 2147483647), got 99999999999"),
             (with("occurredAt", json!("yesterday")), "occurredAt", Rule::Timestamp, ""),
             (with("metadata", json!([1, 2])), "metadata", Rule::Type, "metadata: must be a JSON object, got array"),
             (with("metadata", json!({"a": {"b": ["ok", "x\u{0}y"]}})), "metadata.a.b[1]", Rule::Nul, "metadata.a.b[1]: must not contain a NUL character (\\u0000)"),

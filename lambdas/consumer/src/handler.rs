@@ -32,6 +32,9 @@ pub struct ConsumerOptions {
     /// Extra lease time beyond the deadline (default 30 s): a crashed invocation's claims expire
     /// after that.
     pub lease_grace: Duration,
+    /// How often (at most) the sweep links children stored without their parent to a parent
+    /// stored since by another consumer (default 60 s; zero = every sweep).
+    pub orphan_link_interval: Duration,
 }
 
 impl Default for ConsumerOptions {
@@ -43,6 +46,7 @@ impl Default for ConsumerOptions {
             default_budget: Duration::from_secs(30),
             deadline_margin: Duration::from_secs(1),
             lease_grace: Duration::from_secs(30),
+            orphan_link_interval: Duration::from_secs(60),
         }
     }
 }
@@ -141,6 +145,7 @@ pub struct Consumer {
     bus: Bus,
     dlq: DeadLetterQueue,
     options: ConsumerOptions,
+    last_orphan_link: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
 struct Valid {
@@ -172,6 +177,7 @@ impl Consumer {
             bus,
             dlq,
             options,
+            last_orphan_link: Default::default(),
         }
     }
 
@@ -222,9 +228,12 @@ impl Consumer {
                 .clone()
                 .ok_or(HandlerError::NoMessageId(i))?;
             let body = record.body.clone().unwrap_or_default();
-            match TrackedEvent::from_json(body.as_bytes()) {
-                Ok(event) => {
+            match TrackedEvent::decode(body.as_bytes()) {
+                Ok((event, coercions)) => {
                     let _span = info_span!("sqs_message", message_id = %message_id).entered();
+                    if !coercions.is_empty() {
+                        debug!(event_id = %event.event_id, coercions = ?coercions, "accepted as the old system's consumer did");
+                    }
                     debug!(event_id = %event.event_id, receive_count = receive_count(record), on_bus = on_bus(record), "record decoded");
                     valid.push(Valid {
                         receive_count: receive_count(record),
@@ -339,6 +348,25 @@ impl Consumer {
                 linked = outcome.linked_children,
                 "linked earlier events to their late parent"
             );
+        }
+
+        // The same eventId with another body, in this batch or stored before: the first copy is
+        // kept, never silently.
+        let mut first_copy: HashMap<Uuid, &Valid> = HashMap::new();
+        for v in valid {
+            let id = v.event.event_id;
+            match first_copy.get(&id) {
+                Some(first) if first.event != v.event => {
+                    warn!(event_id = %id, message_id = %v.message_id, first_message_id = %first.message_id, "the same eventId arrived with a different body in one batch; the first copy is kept");
+                }
+                Some(_) => {}
+                None => {
+                    if outcome.differs(&id) {
+                        warn!(event_id = %id, message_id = %v.message_id, "the same eventId is stored with a different body; the stored (first) copy is kept");
+                    }
+                    first_copy.insert(id, v);
+                }
+            }
         }
 
         // Which records are done once their event is on the bus, and which events to publish.
@@ -510,11 +538,38 @@ impl Consumer {
         (done, rejected_count)
     }
 
+    /// Links orphans (see [`Store::link_orphans`]) when the interval has passed.
+    async fn link_orphans(&self) {
+        let due = {
+            let mut last = self
+                .last_orphan_link
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= self.options.orphan_link_interval);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if !due {
+            return;
+        }
+        match self.store.link_orphans().await {
+            Ok(0) => {}
+            Ok(n) => info!(
+                linked = n,
+                "linked events stored without their parent to the parent stored since"
+            ),
+            Err(e) => warn!(cause = %e, "could not link events stored without their parent"),
+        }
+    }
+
     /// Publishes a bounded number of stale unpublished rows of earlier batches.
     async fn sweep(&self, deadline: Instant, exclude: &[Uuid]) -> usize {
         if self.options.sweep_limit == 0 || Instant::now() >= deadline {
             return 0;
         }
+        self.link_orphans().await;
         let claimed = match self
             .store
             .claim_stale(

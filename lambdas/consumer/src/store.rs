@@ -208,6 +208,7 @@ impl From<TrackedEvent> for NewEvent {
 pub struct InsertOutcome {
     statuses: HashMap<Uuid, StoreStatus>,
     published: HashSet<Uuid>,
+    differs: HashSet<Uuid>,
     /// Rows stored earlier without their parent that were linked to a parent inserted now.
     pub linked_children: u64,
 }
@@ -222,6 +223,12 @@ impl InsertOutcome {
     /// `on_bus`), history that is not the outbox's, or rejected by the bus for good.
     pub fn is_published(&self, event_id: &Uuid) -> bool {
         self.published.contains(event_id)
+    }
+
+    /// Whether the row existed with a different content than this batch's copy (the same
+    /// `eventId` reused for another event): the first copy is kept.
+    pub fn differs(&self, event_id: &Uuid) -> bool {
+        self.differs.contains(event_id)
     }
 
     /// Number of new rows.
@@ -326,6 +333,22 @@ const MARK_PUBLISHED_SQL: &str = "UPDATE events SET published_at = now(), publis
 const RELEASE_SQL: &str = "UPDATE events SET publish_lease = NULL,
          publish_attempts = coalesce(publish_attempts, 0) + 1
      WHERE event_id = ANY($1) AND published_at IS NULL";
+
+/// Links children stored unlinked whose parent is stored now (a parent inserted concurrently by
+/// another consumer, whose link step could not see the child yet), never closing a cycle.
+const LINK_ORPHANS_SQL: &str = "UPDATE events c
+     SET previous_event_id = c.unresolved_previous_event_id, unresolved_previous_event_id = NULL
+     FROM events p
+     WHERE c.unresolved_previous_event_id IS NOT NULL
+       AND p.event_id = c.unresolved_previous_event_id
+       AND p.event_id <> c.event_id
+       AND NOT EXISTS (
+         WITH RECURSIVE up(id, depth) AS (
+           SELECT p.previous_event_id, 1
+           UNION ALL
+           SELECT (SELECT a.previous_event_id FROM events a WHERE a.event_id = up.id), up.depth + 1
+           FROM up WHERE up.id IS NOT NULL AND up.depth < 1000)
+         SELECT 1 FROM up WHERE up.id = c.event_id)";
 
 /// Records permanent rejections: the sweep skips these rows until an operator replays them.
 const REJECT_SQL: &str = "UPDATE events SET publish_lease = NULL, publish_failed_at = now(),
@@ -733,6 +756,19 @@ impl Store {
 }
 
 impl Store {
+    /// Links rows stored without their parent to that parent when it is stored now (see
+    /// [`LINK_ORPHANS_SQL`]); returns how many were linked. The sweep runs it; it reads only
+    /// the small partial index of unlinked rows.
+    pub async fn link_orphans(&self) -> Result<u64, StoreError> {
+        self.run(|c| {
+            let st = c
+                .statement(LINK_ORPHANS_SQL, &[])
+                .map_err(StoreError::from_pg)?;
+            c.client().execute(&st, &[]).map_err(StoreError::from_pg)
+        })
+        .await
+    }
+
     /// Records that the bus refused these events for good (`code: message` each): the rows stay
     /// unpublished with `publish_failed_at`, `publish_error` and `publish_attempts` set, and the
     /// outbox sweep skips them (`kx replay --failed` puts them on the bus once the cause is
@@ -812,6 +848,12 @@ fn decide(
     loop {
         let before = undecided.len();
         undecided.retain(|&i| match items[i].event.previous_event_id {
+            // A self-reference can never be a link: stored at once with the id kept unresolved.
+            Some(p) if p == items[i].event.event_id => {
+                accepted.push((i, Some(p)));
+                known.insert(p);
+                false
+            }
             Some(p) if !known.contains(&p) => true,
             _ => {
                 accepted.push((i, None));
@@ -852,7 +894,8 @@ fn decide(
 /// decide again without another lookup).
 ///
 /// Rows: `(event_id, kind, flag, linked)` with kind 0 = inserted now, 1 = batch event that existed
-/// before (flag: published), 3 = outside parent that exists (only when one is missing; flag
+/// before (flag: needs nothing from the bus; linked: 1 when the stored copy differs from this
+/// one), 3 = outside parent that exists (only when one is missing; flag
 /// unused), 2 = one row: flag = whether the insert ran (all of `$17` exist), linked = number of
 /// linked children.
 const INSERT_SQL: &str = "WITH t AS (
@@ -883,11 +926,32 @@ const INSERT_SQL: &str = "WITH t AS (
              unresolved_previous_event_id = NULL
          WHERE unresolved_previous_event_id IN (SELECT event_id FROM ins)
            AND EXISTS (SELECT 1 FROM events WHERE unresolved_previous_event_id IS NOT NULL)
+           -- Never close a cycle: the child must not be an ancestor of its late parent (the
+           -- parent's ancestors are new rows of this statement or stored ones).
+           AND NOT EXISTS (
+             WITH RECURSIVE up(id, depth) AS (
+               SELECT n.previous_event_id, 1 FROM t n
+               WHERE n.event_id = events.unresolved_previous_event_id
+               UNION ALL
+               SELECT coalesce((SELECT a.previous_event_id FROM events a WHERE a.event_id = up.id),
+                               (SELECT b.previous_event_id FROM t b WHERE b.event_id = up.id)),
+                      up.depth + 1
+               FROM up WHERE up.id IS NOT NULL AND up.depth < 1000)
+             SELECT 1 FROM up WHERE up.id = events.event_id)
          RETURNING 1)
      SELECT event_id, 0 AS kind, false AS flag, 0::int8 AS linked FROM ins
      UNION ALL
-     SELECT event_id, 1, published_at IS NOT NULL OR publish_failed_at IS NOT NULL, 0 FROM events
-     WHERE event_id = ANY($1::uuid[])
+     SELECT e.event_id, 1, e.published_at IS NOT NULL OR e.publish_failed_at IS NOT NULL,
+            CASE WHEN (e.client_id, coalesce(e.previous_event_id, e.unresolved_previous_event_id),
+                       e.user_id, e.entity_id, e.entity_type, e.event_type, e.source,
+                       e.campaign_id, e.points_awarded, e.session_id, e.occurred_at, e.metadata)
+                  IS DISTINCT FROM
+                      (t.client_id, coalesce(t.previous_event_id, t.unresolved_previous_event_id),
+                       t.user_id, t.entity_id, t.entity_type, t.event_type, t.source,
+                       t.campaign_id, t.points_awarded, t.session_id, t.occurred_at, t.metadata)
+                 THEN 1 ELSE 0 END::int8
+     FROM events e JOIN t USING (event_id)
+     WHERE e.event_id = ANY($1::uuid[])
        AND (SELECT count(*) FROM ins) < cardinality($1::uuid[])
      UNION ALL
      SELECT event_id, 3, false, 0 FROM events
@@ -923,6 +987,8 @@ struct Ran {
     inserted: HashSet<Uuid>,
     /// Rows that existed before the statement, with their published state.
     existing: HashMap<Uuid, bool>,
+    /// Rows that existed with a different content than this batch's copy.
+    differs: HashSet<Uuid>,
     linked: u64,
 }
 
@@ -1010,6 +1076,58 @@ fn insert_tx(c: &mut Conn, items: &[NewEvent]) -> Result<InsertOutcome, postgres
     finish(c, items, out, &accepted, ran)
 }
 
+/// For the `accepted` events stored unlinked whose missing parent is accepted too (both on their
+/// last receive), the parent to link them to at once: only where the link closes no cycle (a
+/// self-reference, or A and B naming each other, keeps its id unresolved).
+fn in_batch_links(items: &[NewEvent], accepted: &[(usize, Option<Uuid>)]) -> HashMap<Uuid, Uuid> {
+    let parent_of: HashMap<Uuid, Option<Uuid>> = accepted
+        .iter()
+        .map(|&(i, missing)| {
+            let e = &items[i].event;
+            (
+                e.event_id,
+                if missing.is_some() {
+                    None
+                } else {
+                    e.previous_event_id
+                },
+            )
+        })
+        .collect();
+    let mut links: HashMap<Uuid, Uuid> = HashMap::new();
+    // In event-id order, so that every caller decides the same links.
+    let mut order = accepted.to_vec();
+    order.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
+    for (i, missing) in order {
+        let id = items[i].event.event_id;
+        let Some(p) = missing.filter(|p| parent_of.contains_key(p) && *p != id) else {
+            continue;
+        };
+        // Walk up from the parent through this batch's links; reaching `id` is a cycle.
+        let mut current = Some(p);
+        let mut steps = 0;
+        let mut cycle = false;
+        while let Some(c) = current {
+            if c == id {
+                cycle = true;
+                break;
+            }
+            steps += 1;
+            if steps > accepted.len() {
+                break;
+            }
+            current = links
+                .get(&c)
+                .copied()
+                .or_else(|| parent_of.get(&c).copied().flatten());
+        }
+        if !cycle {
+            links.insert(id, p);
+        }
+    }
+    links
+}
+
 /// Runs [`INSERT_SQL`] for the `accepted` events (as (index, unresolved parent)), checking that
 /// the parents in `check` exist.
 fn run_insert(
@@ -1021,11 +1139,7 @@ fn run_insert(
     // A consistent row order keeps concurrent inserts of overlapping batches from deadlocking.
     let mut accepted = accepted.to_vec();
     accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
-    let accepted_ids: HashSet<Uuid> = accepted
-        .iter()
-        .map(|&(i, _)| items[i].event.event_id)
-        .collect();
-
+    let links = in_batch_links(items, &accepted);
     let n = accepted.len();
     let mut event_id = Vec::with_capacity(n);
     let mut client_id = Vec::with_capacity(n);
@@ -1049,7 +1163,7 @@ fn run_insert(
         client_id.push(e.client_id.as_str());
         // An event stored unlinked whose parent is stored by this same statement (both on their
         // last receive in one batch) is linked to it at once (see `finish`).
-        let in_batch = missing.filter(|p| accepted_ids.contains(p));
+        let in_batch = missing.and_then(|_| links.get(&e.event_id).copied());
         previous.push(match missing {
             Some(_) => in_batch,
             None => e.previous_event_id,
@@ -1099,7 +1213,13 @@ fn run_insert(
             0 => {
                 ran.inserted.insert(r.get(0));
             }
-            1 | 3 => {
+            1 => {
+                ran.existing.insert(r.get(0), r.get(2));
+                if r.get::<_, i64>(3) == 1 {
+                    ran.differs.insert(r.get(0));
+                }
+            }
+            3 => {
                 ran.existing.insert(r.get(0), r.get(2));
             }
             _ => {
@@ -1123,24 +1243,20 @@ fn finish(
         inserted,
         existing,
         linked,
+        differs,
         ..
     } = ran;
+    out.differs = differs;
     // A child stored unlinked whose parent was inserted by the same statement was linked to it
     // at once: it keeps its `InsertedUnlinked` status and counts as a linked child, as if stored
     // unlinked and linked by the late-parent update (which only sees rows that existed before
     // the statement). If that parent is inserted concurrently by another consumer in between,
     // the child is linked all the same (the foreign key holds).
-    let accepted_ids: HashSet<Uuid> = accepted
-        .iter()
-        .map(|&(i, _)| items[i].event.event_id)
-        .collect();
+    let links = in_batch_links(items, accepted);
     out.linked_children = linked
-        + accepted
+        + links
             .iter()
-            .filter(|&&(i, missing)| {
-                missing.is_some_and(|p| accepted_ids.contains(&p) && inserted.contains(&p))
-                    && inserted.contains(&items[i].event.event_id)
-            })
+            .filter(|(child, parent)| inserted.contains(child) && inserted.contains(parent))
             .count() as u64;
     for &(i, missing) in accepted {
         let id = items[i].event.event_id;
