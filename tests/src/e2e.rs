@@ -145,6 +145,8 @@ pub struct PrivatePostgres {
     dir: PathBuf,
     /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Extra `-c` settings of the server.
+    options: String,
 }
 
 /// The PostgreSQL server binaries: `KX_PG_BIN`, else `/usr/lib/postgresql/15/bin`, else the
@@ -215,6 +217,16 @@ fn as_postgres(args: &[&str]) -> Command {
 impl PrivatePostgres {
     /// initdb + start; a role `kx`/`kx` (superuser, password over TCP) and a database `kx`.
     pub fn start() -> Self {
+        Self::start_with_tls(None)
+    }
+
+    /// [`PrivatePostgres::start`] with TLS on, serving `cert_pem` with `key_pem` (both PEM
+    /// text, copied into the server's directory).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Self {
+        Self::start_with_tls(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with_tls(tls: Option<(&str, &str)>) -> Self {
         let dir = std::env::temp_dir().join(unique("kx-e2e-pg"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         run(&mut as_root(&[
@@ -245,7 +257,26 @@ impl PrivatePostgres {
             "UTF8",
             "--no-sync",
         ]));
-        let pg = Self { dir, port };
+        let mut options = String::new();
+        if let Some((cert, key)) = tls {
+            let (cert_path, key_path) = (dir.join("server.crt"), dir.join("server.key"));
+            std::fs::write(&cert_path, cert).expect("server certificate");
+            std::fs::write(&key_path, key).expect("server key");
+            for p in [&cert_path, &key_path] {
+                run(&mut as_root(&[
+                    "chown",
+                    "postgres:postgres",
+                    p.to_str().unwrap(),
+                ]));
+            }
+            run(&mut as_root(&["chmod", "600", key_path.to_str().unwrap()]));
+            options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert_path.display(),
+                key_path.display()
+            );
+        }
+        let pg = Self { dir, port, options };
         pg.start_server();
         run(&mut as_postgres(&[
             &pg_bin("psql"),
@@ -266,9 +297,10 @@ impl PrivatePostgres {
 
     fn start_server(&self) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off",
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off{}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            self.options
         );
         run(&mut as_postgres(&[
             &pg_bin("pg_ctl"),

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod e2e;
+pub mod tcp_proxy;
 
 use std::collections::HashMap;
 use std::time::Duration;

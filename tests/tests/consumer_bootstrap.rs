@@ -201,3 +201,17 @@ async fn a_bad_setting_fails_the_cold_start_with_one_line_naming_it() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_that_does_not_verify_fails_the_cold_start() {
+    let w = world().await;
+    // verify-full (the default) trusts the built-in Amazon RDS CAs, which did not sign the local
+    // server's certificate: an init error, not a consumer that dead-letters every event.
+    let env: Vec<(String, String)> = w
+        .env
+        .iter()
+        .filter(|(k, _)| k != "DB_SSLMODE")
+        .cloned()
+        .collect();
+    assert_cold_start_fails(env, "database").await;
+}

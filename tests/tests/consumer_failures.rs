@@ -470,3 +470,132 @@ async fn an_entry_the_bus_refuses_for_good_is_recorded_and_never_starves_the_swe
     );
     assert!(proxy.stats().target(PUT_EVENTS).requests > puts_after_first);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_black_holed_database_ends_in_batch_item_failures_before_the_deadline() {
+    let h = Harness::new().await;
+    let good = h.consumer.store().settings();
+    let upstream: std::net::SocketAddr = format!("{}:{}", good.host, good.port).parse().unwrap();
+    let proxy = kx_events_tests::tcp_proxy::TcpProxy::start(upstream).await;
+    h.consumer
+        .store()
+        .reconfigure(DbSettings {
+            port: proxy.port(),
+            ..good.clone()
+        })
+        .unwrap();
+    // Through the proxy, it works.
+    assert!(h
+        .handle(vec![sqs_record(&event_json(json!({})).to_string(), 1, &[])])
+        .await
+        .is_empty());
+
+    // The network stops answering; no socket closes. The invocation has 4 s left.
+    proxy.blackhole(true);
+    let records: Vec<_> = bodies(3)
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    let started = tokio::time::Instant::now();
+    let (response, summary) = h
+        .consumer
+        .handle_batch(sqs_event(records.clone()), started + Duration::from_secs(4))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    // Every record is reported (retried later), and the handler answered by the deadline.
+    assert_eq!(failures(&response).len(), 3, "{response:?}");
+    assert_eq!(summary.stored, 0);
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // The network is back: a fresh connection serves the redelivery.
+    proxy.blackhole(false);
+    h.consumer.store().reconfigure(good).unwrap();
+    assert!(h.handle(records).await.is_empty());
+    assert_eq!(h.db.count_events("").await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valid_records_on_their_last_receive_during_an_outage_go_back_to_the_queue_not_the_dlq() {
+    let h = Harness::new().await;
+    let consumer = h.consumer.clone().with_requeue(
+        h.moto.sqs.clone(),
+        h.queues.queue_url.clone(),
+        Duration::ZERO,
+    );
+    let good = consumer.store().settings();
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    consumer
+        .store()
+        .reconfigure(DbSettings {
+            port: dead_port,
+            connect_timeout: Duration::from_secs(1),
+            ..good.clone()
+        })
+        .unwrap();
+    let events = bodies(3);
+    let records = vec![
+        sqs_record(&events[0].to_string(), 3, &[]),
+        sqs_record(&events[1].to_string(), 3, &[("kx-on-bus", "true")]),
+        // Not its last receive: retried by SQS as usual.
+        sqs_record(&events[2].to_string(), 1, &[]),
+    ];
+    let (response, summary) = consumer
+        .handle_batch(
+            sqs_event(records.clone()),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        failures(&response),
+        vec![records[2].message_id.clone().unwrap()]
+    );
+    assert_eq!(summary.requeued, 2);
+    let copies = h.moto.drain(&h.queues.queue_url).await;
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert!(copies.iter().all(|c| c.attributes["kx-requeued"] == "1"));
+    assert_eq!(
+        copies
+            .iter()
+            .filter(|c| c.attributes.get("kx-on-bus").map(String::as_str) == Some("true"))
+            .count(),
+        1
+    );
+    let mut bodies_back: Vec<&str> = copies.iter().map(|c| c.body.as_str()).collect();
+    bodies_back.sort_unstable();
+    let mut sent = vec![
+        records[0].body.as_deref().unwrap(),
+        records[1].body.as_deref().unwrap(),
+    ];
+    sent.sort_unstable();
+    assert_eq!(bodies_back, sent);
+    assert!(h.dlq().await.is_empty());
+
+    // The database is back: the copies are stored (the on-bus one is not put again).
+    consumer.store().reconfigure(good).unwrap();
+    let again: Vec<_> = copies
+        .iter()
+        .map(|c| {
+            let attrs: Vec<(&str, &str)> = c
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            sqs_record(&c.body, 1, &attrs)
+        })
+        .collect();
+    let (response, summary) = consumer
+        .handle_batch(
+            sqs_event(again),
+            tokio::time::Instant::now() + Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert!(failures(&response).is_empty());
+    assert_eq!((summary.stored, summary.published), (2, 1));
+}

@@ -92,6 +92,9 @@ pub struct Summary {
     pub swept: usize,
     /// Records sent to the DLQ.
     pub dlq: usize,
+    /// Valid records sent back to the events queue on their last receive while the database
+    /// was unavailable (see [`Consumer::with_requeue`]).
+    pub requeued: usize,
     /// Stored events the bus refused for good (recorded on their rows, skipped by the sweep).
     pub rejected: usize,
     /// Records reported as batch item failures (SQS delivers them again).
@@ -146,12 +149,27 @@ pub struct Consumer {
     dlq: DeadLetterQueue,
     options: ConsumerOptions,
     last_orphan_link: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+    requeue: Option<Requeue>,
 }
+
+/// Where a valid record goes on its last receive when the database is unavailable: back to the
+/// events queue as a new message (a fresh receive count), instead of to the DLQ by redrive.
+#[derive(Debug, Clone)]
+struct Requeue {
+    client: aws_sdk_sqs::Client,
+    queue_url: String,
+    delay: Duration,
+}
+
+/// Message attribute counting how often the consumer sent a record back to the queue.
+pub const REQUEUED_ATTRIBUTE: &str = "kx-requeued";
 
 struct Valid {
     message_id: String,
     receive_count: u32,
     on_bus: bool,
+    requeued: u64,
+    body: String,
     event: TrackedEvent,
 }
 
@@ -178,6 +196,65 @@ impl Consumer {
             dlq,
             options,
             last_orphan_link: Default::default(),
+            requeue: None,
+        }
+    }
+
+    /// Sends a valid record that could not be stored on its last receive, because the database
+    /// was unavailable (down, `too_many_connections`, a timeout), back to `queue_url` after
+    /// `delay` (at most 15 minutes) instead of letting SQS move it to the DLQ: an outage longer
+    /// than the retries never dead-letters valid events. The copy carries the record's
+    /// `kx-on-bus` attribute and `kx-requeued` (a count). `EVENTS_QUEUE_URL` turns it on.
+    pub fn with_requeue(
+        mut self,
+        client: aws_sdk_sqs::Client,
+        queue_url: impl Into<String>,
+        delay: Duration,
+    ) -> Self {
+        self.requeue = Some(Requeue {
+            client,
+            queue_url: queue_url.into(),
+            delay: delay.min(Duration::from_secs(900)),
+        });
+        self
+    }
+
+    /// Sends `v` back to the events queue; whether that worked.
+    async fn requeue(&self, v: &Valid) -> bool {
+        let Some(r) = &self.requeue else {
+            return false;
+        };
+        let attribute = |value: String| {
+            aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("Number")
+                .string_value(value)
+                .build()
+        };
+        let mut send = r
+            .client
+            .send_message()
+            .queue_url(&r.queue_url)
+            .message_body(&v.body)
+            .delay_seconds(r.delay.as_secs() as i32);
+        match attribute((v.requeued + 1).to_string()) {
+            Ok(a) => send = send.message_attributes(REQUEUED_ATTRIBUTE, a),
+            Err(_) => return false,
+        }
+        if v.on_bus {
+            if let Ok(a) = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("true")
+                .build()
+            {
+                send = send.message_attributes(ON_BUS_ATTRIBUTE, a);
+            }
+        }
+        match send.send().await {
+            Ok(_) => true,
+            Err(e) => {
+                warn!(cause = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not send the record back to the queue");
+                false
+            }
         }
     }
 
@@ -207,8 +284,17 @@ impl Consumer {
         Ok(response)
     }
 
-    /// The handler with an explicit deadline; also returns the summary.
+    /// The handler with an explicit deadline; also returns the summary. No database call outlives
+    /// `deadline` (see [`crate::store::with_deadline`]).
     pub async fn handle_batch(
+        &self,
+        event: SqsEvent,
+        deadline: Instant,
+    ) -> Result<(SqsBatchResponse, Summary), HandlerError> {
+        crate::store::with_deadline(deadline, self.handle_batch_inner(event, deadline)).await
+    }
+
+    async fn handle_batch_inner(
         &self,
         event: SqsEvent,
         deadline: Instant,
@@ -238,6 +324,13 @@ impl Consumer {
                     valid.push(Valid {
                         receive_count: receive_count(record),
                         on_bus: on_bus(record),
+                        requeued: record
+                            .message_attributes
+                            .get(REQUEUED_ATTRIBUTE)
+                            .and_then(|a| a.string_value.as_deref())
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0),
+                        body: body.clone(),
                         message_id,
                         event,
                     })
@@ -294,6 +387,7 @@ impl Consumer {
             swept = summary.swept,
             dlq = summary.dlq,
             rejected = summary.rejected,
+            requeued = summary.requeued,
             retried = summary.retried,
             decode_validate_ms = ms(summary.timings.decode_validate),
             dlq_ms = ms(summary.timings.dlq),
@@ -339,7 +433,15 @@ impl Consumer {
             Ok(o) => o,
             Err(e) => {
                 error!(cause = %e, retryable = e.is_retryable(), records = valid.len(), "could not store the batch; every valid record will be retried");
-                failures.extend(valid.iter().map(|v| v.message_id.clone()));
+                for v in valid {
+                    if e.is_retryable() && v.receive_count >= max && self.requeue(v).await {
+                        let _span = info_span!("sqs_message", message_id = %v.message_id, event_id = %v.event.event_id).entered();
+                        warn!(receive_count = v.receive_count, requeued = v.requeued + 1, "last receive while the database is unavailable: sent back to the events queue instead of the DLQ");
+                        summary.requeued += 1;
+                    } else {
+                        failures.push(v.message_id.clone());
+                    }
+                }
                 return false;
             }
         };

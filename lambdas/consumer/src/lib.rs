@@ -60,9 +60,11 @@ pub use dlq::{
     DeadLetterQueue, Poison, FIELD_ATTRIBUTE, MAX_ENTRIES_PER_SEND, MAX_SEND_BYTES,
     REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
 };
-pub use handler::{Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary};
+pub use handler::{
+    Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
+};
 pub use init_error::report_init_error;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
 pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
-pub use store::{InsertOutcome, NewEvent, Store, StoreError, StoreStatus};
+pub use store::{with_deadline, InsertOutcome, NewEvent, Store, StoreError, StoreStatus};
 pub use tls::RDS_CA_BUNDLE;

@@ -144,17 +144,23 @@ async fn cold_start() -> Result<Consumer, String> {
         ),
         Err(e) => return Err(format!("database: {e}")),
     }
-    Ok(Consumer::new(
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let consumer = Consumer::new(
         store,
         Bus::new(
             aws_sdk_eventbridge::Client::new(&sdk),
             &config.event_bus_name,
             &config.event_source,
         ),
-        DeadLetterQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            &config.dead_letter_queue_url,
-        ),
+        DeadLetterQueue::new(sqs.clone(), &config.dead_letter_queue_url),
         ConsumerOptions::from_config(&config),
-    ))
+    );
+    Ok(match &config.events_queue_url {
+        Some(url) => consumer.with_requeue(sqs, url, REQUEUE_DELAY),
+        None => consumer,
+    })
 }
+
+/// How long a record sent back to the queue during a database outage waits before its next
+/// delivery.
+const REQUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(60);

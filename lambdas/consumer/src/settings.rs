@@ -246,8 +246,13 @@ impl DbSettings {
             .password(&self.password)
             .application_name("kx-events-consumer")
             .connect_timeout(self.connect_timeout)
+            // A peer that vanished (failover, a dropped route) is noticed by the kernel within
+            // seconds: unacknowledged data after tcp_user_timeout, silence after the keepalives.
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3)
+            .tcp_user_timeout(self.connect_timeout + self.statement_timeout)
             .options(&format!(
                 "-c statement_timeout={}",
                 self.statement_timeout.as_millis()

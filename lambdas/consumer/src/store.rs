@@ -25,6 +25,23 @@ use crate::tls;
 
 type PgPool = r2d2::Pool<Manager>;
 
+/// Time a call may take beyond its connect and statement timeouts (network round trips).
+const CALL_SLACK: Duration = Duration::from_secs(2);
+
+tokio::task_local! {
+    static DEADLINE: tokio::time::Instant;
+}
+
+/// Runs `fut` with every store call in it bounded by `deadline` (the handler passes the
+/// invocation's deadline less its margin): a call still running then returns
+/// [`StoreError::Timeout`].
+pub async fn with_deadline<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    fut: F,
+) -> F::Output {
+    DEADLINE.scope(deadline, fut).await
+}
+
 /// A database failure. [`StoreError::is_retryable`] tells whether trying again later may succeed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -56,6 +73,10 @@ pub enum StoreError {
     /// The secret could not be re-read after an authentication failure.
     #[error("{0}")]
     Secret(ConfigError),
+    /// The call did not finish before the invocation's deadline (or the longest a connect plus
+    /// a statement may take): the connection is abandoned.
+    #[error("database call did not finish within {0:?}; connection abandoned")]
+    Timeout(Duration),
     /// The blocking task running the statement panicked or was cancelled.
     #[error("database task failed: {0}")]
     Task(String),
@@ -70,6 +91,7 @@ impl StoreError {
             | StoreError::ConnectionLost(_)
             | StoreError::Auth(_)
             | StoreError::Secret(_)
+            | StoreError::Timeout(_)
             | StoreError::Task(_) => true,
             StoreError::Statement { code, .. } => {
                 // Transaction rollbacks (40: serialization, deadlock), resources (53, incl.
@@ -469,7 +491,19 @@ impl Store {
     {
         let pool = lock(&self.inner.pool).clone();
         let last = self.inner.last_connect_error.clone();
-        tokio::task::spawn_blocking(move || {
+        // The client-side bound: the invocation's deadline (see `with_deadline`), and never more
+        // than a connect plus a statement could legitimately take. A connection that stops
+        // answering without closing (a black-holed network, an RDS failover) ends here, not at
+        // the Lambda timeout.
+        let settings = self.settings();
+        let ceiling = settings.connect_timeout + settings.statement_timeout + CALL_SLACK;
+        let limit = match DEADLINE.try_with(|d| *d) {
+            Ok(deadline) => deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(ceiling),
+            Err(_) => ceiling,
+        };
+        let task = tokio::task::spawn_blocking(move || {
             let checkout = || {
                 *lock(&last.0) = None;
                 pool.pool().get().map_err(|e| match lock(&last.0).take() {
@@ -510,9 +544,22 @@ impl Store {
                 }
                 other => other,
             }
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        });
+        match tokio::time::timeout(limit, task).await {
+            Ok(joined) => joined.map_err(|e| StoreError::Task(e.to_string()))?,
+            Err(_) => {
+                // The blocking call may never return: abandon its connection with its pool (a
+                // fresh pool serves the next call; the old one closes when the call ends).
+                tracing::warn!(
+                    limit_ms = limit.as_millis() as u64,
+                    "database call did not finish in time; abandoning its connection"
+                );
+                if let Err(e) = self.reconfigure(settings) {
+                    tracing::warn!(cause = %e, "could not rebuild the pool");
+                }
+                Err(StoreError::Timeout(limit))
+            }
+        }
     }
 
     /// Applies the embedded migrations (see [`crate::migrate`]) under a session advisory lock,
