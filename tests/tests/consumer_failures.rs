@@ -599,3 +599,50 @@ async fn valid_records_on_their_last_receive_during_an_outage_go_back_to_the_que
     assert!(failures(&response).is_empty());
     assert_eq!((summary.stored, summary.published), (2, 1));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_out_of_time_keeps_what_it_put_and_never_puts_it_again() {
+    let moto_url = kx_events_tests::required_env("AWS_ENDPOINT_URL");
+    let proxy = FaultProxy::start(&moto_url).await.expect("fault proxy");
+    let h = Harness::build(HarnessOptions {
+        events_endpoint: Some(proxy.url()),
+        ..HarnessOptions::default()
+    })
+    .await;
+    // The first PutEvents call is answered as usual, every later one takes a minute: of three
+    // chunks, only the first fits the 8 s left.
+    proxy.delay_requests(PUT_EVENTS, Duration::ZERO, Some(1));
+    proxy.delay_requests(PUT_EVENTS, Duration::from_secs(60), None);
+    let events = bodies(25);
+    let records: Vec<_> = events
+        .iter()
+        .map(|b| sqs_record(&b.to_string(), 1, &[]))
+        .collect();
+    let (response, summary) = h
+        .consumer
+        .handle_batch(
+            sqs_event(records.clone()),
+            tokio::time::Instant::now() + Duration::from_secs(8),
+        )
+        .await
+        .unwrap();
+    assert_eq!(summary.stored, 25);
+    assert_eq!(summary.published, 10, "{summary:?} {:?}", proxy.stats());
+    // The first chunk is marked at once; the rest is retried, its leases released.
+    assert_eq!(h.db.count_events("published_at IS NOT NULL").await, 10);
+    assert_eq!(failures(&response).len(), 15);
+    assert_eq!(
+        h.db.count_events("published_at IS NULL AND publish_lease IS NOT NULL")
+            .await,
+        0
+    );
+    proxy.clear();
+    // The redelivery puts only the other 15: every event on the bus exactly once.
+    let again: Vec<_> = records
+        .iter()
+        .filter(|r| failures(&response).contains(r.message_id.as_ref().unwrap()))
+        .cloned()
+        .collect();
+    assert!(h.handle(again).await.is_empty());
+    assert_eq!(ids_on_bus(&h.bus_events().await), sorted_ids(&events));
+}

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::bus::{Bus, MAX_ENTRIES_PER_PUT};
+use crate::bus::{Bus, PublishReport, MAX_ENTRIES_PER_PUT};
 use crate::config::Config;
 use crate::dlq::{DeadLetterQueue, Poison};
 use crate::store::{NewEvent, Store, StoreStatus};
@@ -291,7 +291,10 @@ impl Consumer {
         event: SqsEvent,
         deadline: Instant,
     ) -> Result<(SqsBatchResponse, Summary), HandlerError> {
-        crate::store::with_deadline(deadline, self.handle_batch_inner(event, deadline)).await
+        // Database calls may use half of the margin kept before the invocation's end: marking a
+        // chunk put just before `deadline` must still happen, or it would be put again.
+        let hard = deadline + self.options.deadline_margin / 2;
+        crate::store::with_deadline(hard, self.handle_batch_inner(event, deadline)).await
     }
 
     async fn handle_batch_inner(
@@ -591,7 +594,24 @@ impl Consumer {
                 break;
             }
             let started = Instant::now();
-            let report = self.bus.publish(chunk, deadline).await;
+            // A slow bus must not hold the invocation past its deadline: entries of a call cut
+            // short may or may not be on the bus, so they stay in the outbox (at-least-once).
+            let report =
+                match tokio::time::timeout_at(deadline, self.bus.publish(chunk, deadline)).await {
+                    Ok(report) => report,
+                    Err(_) => PublishReport {
+                        failed: chunk
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e.event_id,
+                                    "PutEvents did not answer before the deadline".to_owned(),
+                                )
+                            })
+                            .collect(),
+                        ..PublishReport::default()
+                    },
+                };
             timings.put_events += started.elapsed();
             let started = Instant::now();
             if !report.failed.is_empty() {
