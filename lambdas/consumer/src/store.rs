@@ -1388,7 +1388,7 @@ mod tests {
     }
 
     #[test]
-    fn a_self_reference_or_a_cycle_waits_like_a_missing_parent() {
+    fn a_cycle_waits_like_a_missing_parent_and_a_self_reference_is_stored_unlinked() {
         let (a, b, s) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let items = [
             item(a, Some(b), false),
@@ -1396,8 +1396,20 @@ mod tests {
             item(s, Some(s), false),
         ];
         let (accepted, undecided) = decide(&items, vec![0, 1, 2], HashSet::new());
-        assert!(accepted.is_empty());
-        assert_eq!(undecided, vec![0, 1, 2]);
+        // Waiting can never make a self-reference a link: it is stored unlinked at once.
+        assert_eq!(accepted, vec![(2, Some(s))]);
+        assert_eq!(undecided, vec![0, 1]);
+        // On their last receive the cycle is stored with one link at most.
+        let items = [
+            item(a, Some(b), true),
+            item(b, Some(a), true),
+            item(s, Some(s), true),
+        ];
+        let (accepted, undecided) = decide(&items, vec![0, 1, 2], HashSet::new());
+        assert!(undecided.is_empty());
+        let links = in_batch_links(&items, &accepted);
+        assert_eq!(links.len(), 1, "{links:?}");
+        assert!(!links.contains_key(&s));
     }
 
     #[test]
