@@ -24,11 +24,18 @@ impl Migration {
 }
 
 /// The migrations of this build, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: "0001",
-    name: "0001_events.sql",
-    sql: include_str!("../../../migrations/0001_events.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: "0001",
+        name: "0001_events.sql",
+        sql: include_str!("../../../migrations/0001_events.sql"),
+    },
+    Migration {
+        version: "0002",
+        name: "0002_query_indexes.sql",
+        sql: include_str!("../../../migrations/0002_query_indexes.sql"),
+    },
+];
 
 /// Table that records applied migrations.
 pub const MIGRATIONS_TABLE: &str = "kx_schema_migrations";

@@ -1,0 +1,30 @@
+-- kx-events schema, version 2: the indexes of the read side (kx-events-query).
+--
+-- Every filter of `events(filter, page)` leads an index, so that every page is an index scan
+-- read newest first (a backward scan of `(…, occurred_at)`). 0001 has the seeds' indexes for
+-- clientId, userId, eventType, campaignId, metadata (GIN) and the chain links; this file adds
+-- the filters the seeds' query API did not offer, and the order of a page with no filter.
+--
+-- Which index serves which filter (query/src/sql.rs says the same next to each condition):
+--   clientId     idx_events_client_time       (0001)
+--   userId       idx_events_user_time         (0001)
+--   eventType    idx_events_type_time         (0001)
+--   campaignId   idx_events_campaign_time     (0001)
+--   metadata @>  idx_events_metadata_gin      (0001)
+--   chain        idx_events_prev              (0001), ancestors: the primary key
+--   entityId     idx_events_entity_time       (here)
+--   entityType   idx_events_entity_type_time  (here)
+--   source       idx_events_source_time       (here)
+--   sessionId    idx_events_session_time      (here)
+--   no filter, startDate/endDate alone, and the keyset order (occurred_at DESC, event_id DESC):
+--                idx_events_time_id           (here)
+--
+-- Plain CREATE INDEX (the migration runs in one transaction, where CONCURRENTLY is not
+-- allowed): on a large existing table it blocks writes while it builds; the consumer's queue
+-- absorbs that pause.
+
+CREATE INDEX idx_events_time_id          ON events (occurred_at, event_id);
+CREATE INDEX idx_events_entity_time      ON events (entity_id, occurred_at);
+CREATE INDEX idx_events_entity_type_time ON events (entity_type, occurred_at);
+CREATE INDEX idx_events_source_time      ON events (source, occurred_at);
+CREATE INDEX idx_events_session_time     ON events (session_id, occurred_at);
