@@ -10,7 +10,7 @@
 --   userId       idx_events_user_time         (0001)
 --   eventType    idx_events_type_time         (0001)
 --   campaignId   idx_events_campaign_time     (0001)
---   metadata @>  idx_events_metadata_gin      (0001)
+--   metadata @>  idx_events_metadata_path_gin (here; see below)
 --   chain        idx_events_prev              (0001), ancestors: the primary key
 --   entityId     idx_events_entity_time       (here)
 --   entityType   idx_events_entity_type_time  (here)
@@ -28,3 +28,11 @@ CREATE INDEX idx_events_entity_time      ON events (entity_id, occurred_at);
 CREATE INDEX idx_events_entity_type_time ON events (entity_type, occurred_at);
 CREATE INDEX idx_events_source_time      ON events (source, occurred_at);
 CREATE INDEX idx_events_session_time     ON events (session_id, occurred_at);
+
+-- Metadata containment (`metadata @> '{"campaign":"x"}'`). The seeds' idx_events_metadata_gin
+-- uses the default jsonb_ops, which indexes keys and values apart: a key that every row has
+-- ("campaign") makes its posting list the whole table, and PostgreSQL rightly prefers a
+-- sequential scan (measured on 20,000 rows: a seq scan, estimated cost 578). jsonb_path_ops
+-- indexes each path-and-value as one entry, supports exactly @> (and jsonpath), and is smaller:
+-- the same query becomes a bitmap index scan (estimated cost 20). The seeds' index stays for key-existence queries.
+CREATE INDEX idx_events_metadata_path_gin ON events USING GIN (metadata jsonb_path_ops);

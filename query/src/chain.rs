@@ -86,6 +86,22 @@ pub fn ancestors(
     walk(client, ANCESTORS_SQL, id, max_depth)
 }
 
+/// The plan PostgreSQL chooses for [`chain`] (or [`ancestors`] when `up`) from `id` with the
+/// default depth cap (`EXPLAIN`, one line per element).
+pub fn explain_chain(
+    client: &mut impl GenericClient,
+    id: Uuid,
+    up: bool,
+) -> Result<Vec<String>, Error> {
+    let sql = format!("EXPLAIN {}", if up { ANCESTORS_SQL } else { CHAIN_SQL });
+    let depth = DEFAULT_MAX_DEPTH as i32;
+    let rows = client.query(sql.as_str(), &[&id, &depth])?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<Result<_, _>>()?)
+}
+
 /// Checks a `maxDepth` parameter (`1..=MAX_DEPTH_LIMIT`).
 pub fn parse_max_depth(value: &str) -> Result<u32, ParamError> {
     match value.trim().parse::<u32>() {
