@@ -173,7 +173,11 @@ mod tests {
         let seed: Map<String, Value> = serde_json::from_str(SEED_EVENT).unwrap();
         let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
         let seed_names: Vec<&str> = seed.keys().map(String::as_str).collect();
-        assert_eq!(&names[..13], seed_names, "the contract's fields, in wire order");
+        assert_eq!(
+            &names[..13],
+            seed_names,
+            "the contract's fields, in wire order"
+        );
         assert_eq!(&names[13..], ["createdAt", "publishedAt"]);
     }
 }

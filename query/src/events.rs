@@ -27,7 +27,11 @@ pub struct EventPage {
 impl Serialize for EventPage {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(3))?;
-        let rows: Vec<_> = self.events.iter().map(|e| e.to_json(&self.fields)).collect();
+        let rows: Vec<_> = self
+            .events
+            .iter()
+            .map(|e| e.to_json(&self.fields))
+            .collect();
         m.serialize_entry("data", &rows)?;
         m.serialize_entry("count", &rows.len())?;
         m.serialize_entry("nextCursor", &self.next_cursor.map(|c| c.encode()))?;
@@ -72,7 +76,9 @@ pub fn events(client: &mut impl GenericClient, req: &EventsRequest) -> Result<Ev
     let limit = req.page.limit as usize;
     let next_cursor = if events.len() > limit {
         events.truncate(limit);
-        events.last().map(|e| Cursor::new(e.occurred_at, e.event_id))
+        events
+            .last()
+            .map(|e| Cursor::new(e.occurred_at, e.event_id))
     } else {
         None
     };

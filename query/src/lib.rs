@@ -60,7 +60,8 @@ pub use analytics::{
     EVENTS_PER_DAY_WINDOW_DAYS,
 };
 pub use chain::{
-    ancestors, chain, explain_chain, parse_max_depth, Chain, ChainEvent, DEFAULT_MAX_DEPTH, MAX_DEPTH_LIMIT,
+    ancestors, chain, explain_chain, parse_max_depth, Chain, ChainEvent, DEFAULT_MAX_DEPTH,
+    MAX_DEPTH_LIMIT,
 };
 pub use cursor::Cursor;
 pub use error::{is_unavailable, Error, ParamError};

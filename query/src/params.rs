@@ -106,7 +106,8 @@ impl Field {
     }
 }
 
-/// Which fields a row carries in its JSON (the seed's `qkeys`). Default: all of them.
+/// Which fields a row carries in its JSON, in that order (the seed's `qkeys`). Default: all of
+/// them, in the contract's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fields(Vec<Field>);
 
@@ -117,11 +118,14 @@ impl Default for Fields {
 }
 
 impl Fields {
-    /// The selected fields, in output order, without repeats.
+    /// The selected fields, in the order given (the order of the output), without repeats.
     pub fn new(fields: impl IntoIterator<Item = Field>) -> Self {
-        let mut v: Vec<Field> = fields.into_iter().collect();
-        v.sort();
-        v.dedup();
+        let mut v: Vec<Field> = Vec::new();
+        for f in fields {
+            if !v.contains(&f) {
+                v.push(f);
+            }
+        }
         Fields(v)
     }
 
@@ -130,8 +134,8 @@ impl Fields {
     /// ```
     /// use kx_events_query::{Field, Fields};
     ///
-    /// let f = Fields::parse("occurredAt, eventId").unwrap();
-    /// assert_eq!(f.iter().collect::<Vec<_>>(), [Field::EventId, Field::OccurredAt]);
+    /// let f = Fields::parse("occurredAt, eventId, occurredAt").unwrap();
+    /// assert_eq!(f.iter().collect::<Vec<_>>(), [Field::OccurredAt, Field::EventId]);
     /// let err = Fields::parse("eventId,colour").unwrap_err();
     /// assert!(err.to_string().starts_with("fields: unknown field \"colour\""));
     /// ```
@@ -170,7 +174,7 @@ impl Fields {
         self.0.len() == Field::ALL.len()
     }
 
-    /// The selected fields, in output order.
+    /// The selected fields, in the order of the output.
     pub fn iter(&self) -> impl Iterator<Item = Field> + '_ {
         self.0.iter().copied()
     }
@@ -388,7 +392,12 @@ impl EventsRequest {
                     })?)
                 }
                 "fields" | "qkeys" => {
-                    if seen.iter().filter(|s| **s == "fields" || **s == "qkeys").count() > 1 {
+                    if seen
+                        .iter()
+                        .filter(|s| **s == "fields" || **s == "qkeys")
+                        .count()
+                        > 1
+                    {
                         return Err(ParamError::new(k, "give fields or qkeys, not both"));
                     }
                     r.page.fields = Fields::parse_as(k, v)?;
@@ -401,12 +410,10 @@ impl EventsRequest {
             }
         }
         r.page.start = match (cursor, offset) {
-            (Some(_), Some(_)) => {
-                return Err(ParamError::new(
-                    "offset",
-                    "cannot be combined with cursor (the cursor already says where the page starts)",
-                ))
-            }
+            (Some(_), Some(_)) => return Err(ParamError::new(
+                "offset",
+                "cannot be combined with cursor (the cursor already says where the page starts)",
+            )),
             (Some(c), None) => Start::After(c),
             (None, Some(n)) => Start::Offset(n),
             (None, None) => Start::First,
@@ -514,15 +521,20 @@ mod tests {
     fn bad_parameters_name_the_parameter_and_the_rule() {
         assert_eq!(err(&[("limit", "0")]), "limit: must be 1..1000, got \"0\"");
         assert_eq!(err(&[("limit", "x")]), "limit: must be 1..1000, got \"x\"");
-        assert_eq!(err(&[("limit", "1001")]), "limit: must be 1..1000, got \"1001\"");
+        assert_eq!(
+            err(&[("limit", "1001")]),
+            "limit: must be 1..1000, got \"1001\""
+        );
         assert_eq!(
             err(&[("offset", "-1")]),
             "offset: must be a whole number >= 0, got \"-1\""
         );
         assert!(err(&[("startDate", "yesterday")]).starts_with("startDate: must be an ISO 8601"));
         assert!(err(&[("endDate", "2024-13-01")]).starts_with("endDate: must be an ISO 8601"));
-        assert!(err(&[("startDate", "2024-02-01"), ("endDate", "2024-01-01")])
-            .starts_with("endDate: must be after startDate"));
+        assert!(
+            err(&[("startDate", "2024-02-01"), ("endDate", "2024-01-01")])
+                .starts_with("endDate: must be after startDate")
+        );
         assert_eq!(
             err(&[("metadata", "[1]")]),
             "metadata: must be a JSON object, e.g. {\"campaign\":\"x\"}"

@@ -79,10 +79,7 @@ impl Sql {
         // idx_events_metadata_path_gin (GIN, jsonb_path_ops), 0002: the seeds' jsonb_ops index
         // cannot narrow a key that every row has
         if let Some(m) = &f.metadata {
-            self.and(
-                " AND e.metadata @> ",
-                serde_json::Value::Object(m.clone()),
-            );
+            self.and(" AND e.metadata @> ", serde_json::Value::Object(m.clone()));
         }
     }
 }

@@ -89,7 +89,8 @@ async fn bootstrap_cold_starts_and_handles_an_sqs_batch() {
 
     // The cold start migrated the fresh database.
     assert_eq!(
-        w.db.rows("SELECT version FROM kx_schema_migrations ORDER BY version").await,
+        w.db.rows("SELECT version FROM kx_schema_migrations ORDER BY version")
+            .await,
         vec![json!({"version": "0001"}), json!({"version": "0002"})]
     );
     assert_eq!(w.db.count_events("published_at IS NOT NULL").await, 2);

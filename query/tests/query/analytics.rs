@@ -11,7 +11,12 @@ use crate::harness::base_time;
 fn analytics_figures() {
     let db = TestDb::create();
     let now = base_time(); // 2024-03-01T12:00Z
-    let ev = |client: &str, et: &str, hours_ago: i64, user: Option<&str>, points: Option<i32>, source: Option<&str>| {
+    let ev = |client: &str,
+              et: &str,
+              hours_ago: i64,
+              user: Option<&str>,
+              points: Option<i32>,
+              source: Option<&str>| {
         let mut e = NewEvent::new(client, "order", et, now - Duration::hours(hours_ago));
         e.user_id = user.map(str::to_owned);
         e.points_awarded = points;
@@ -29,38 +34,88 @@ fn analytics_figures() {
     ]);
     let mut c = db.client();
 
-    let a = analytics_at(&mut c, &Filter::from_query_pairs(&[("clientId", "a")]).unwrap(), now).unwrap();
+    let a = analytics_at(
+        &mut c,
+        &Filter::from_query_pairs(&[("clientId", "a")]).unwrap(),
+        now,
+    )
+    .unwrap();
     assert_eq!(a.client_id.as_deref(), Some("a"));
     assert_eq!(a.total_events, 5);
     assert_eq!(a.total_points, 113);
     assert_eq!(a.unique_users, 3);
-    let t = |et: &str, count| TypeCount { entity_type: Some("order".into()), event_type: et.into(), count };
+    let t = |et: &str, count| TypeCount {
+        entity_type: Some("order".into()),
+        event_type: et.into(),
+        count,
+    };
     assert_eq!(a.events_by_type, [t("created", 3), t("paid", 2)]);
-    let d = |day: u32, month: u32, count| DayCount { date: NaiveDate::from_ymd_opt(2024, month, day).unwrap(), count };
+    let d = |day: u32, month: u32, count| DayCount {
+        date: NaiveDate::from_ymd_opt(2024, month, day).unwrap(),
+        count,
+    };
     assert_eq!(a.events_per_day, [d(1, 3, 2), d(29, 2, 1), d(27, 2, 1)]);
-    let s = |src: Option<&str>, count| SourceCount { source: src.map(str::to_owned), count };
-    assert_eq!(a.by_source, [s(Some("api"), 3), s(Some("web"), 1), s(None, 1)]);
+    let s = |src: Option<&str>, count| SourceCount {
+        source: src.map(str::to_owned),
+        count,
+    };
+    assert_eq!(
+        a.by_source,
+        [s(Some("api"), 3), s(Some("web"), 1), s(None, 1)]
+    );
     let json = serde_json::to_value(&a).unwrap();
     assert_eq!(
         json.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["clientId", "totalEvents", "eventsByType", "totalPoints", "eventsPerDay", "uniqueUsers", "bySource"]
+        [
+            "clientId",
+            "totalEvents",
+            "eventsByType",
+            "totalPoints",
+            "eventsPerDay",
+            "uniqueUsers",
+            "bySource"
+        ]
     );
-    assert_eq!(json["eventsPerDay"][0], json!({"date": "2024-03-01", "count": 2}));
-    assert_eq!(json["eventsByType"][0], json!({"entityType": "order", "eventType": "created", "count": 3}));
+    assert_eq!(
+        json["eventsPerDay"][0],
+        json!({"date": "2024-03-01", "count": 2})
+    );
+    assert_eq!(
+        json["eventsByType"][0],
+        json!({"entityType": "order", "eventType": "created", "count": 3})
+    );
 
     let all = analytics_at(&mut c, &Filter::default(), now).unwrap();
-    assert_eq!((all.client_id, all.total_events, all.total_points, all.unique_users), (None, 6, 120, 3));
+    assert_eq!(
+        (
+            all.client_id,
+            all.total_events,
+            all.total_points,
+            all.unique_users
+        ),
+        (None, 6, 120, 3)
+    );
     assert_eq!(all.by_source[0], s(Some("api"), 3));
 
     // A range: the last day only (startDate inclusive, endDate exclusive).
     let start = (now - Duration::hours(13)).to_rfc3339();
     let end = (now - Duration::hours(1)).to_rfc3339();
-    let f = Filter::from_query_pairs(&[("clientId", "a"), ("startDate", &start), ("endDate", &end)]).unwrap();
+    let f =
+        Filter::from_query_pairs(&[("clientId", "a"), ("startDate", &start), ("endDate", &end)])
+            .unwrap();
     let r = analytics_at(&mut c, &f, now).unwrap();
     assert_eq!((r.total_events, r.total_points, r.unique_users), (2, 5, 2));
     assert_eq!(r.events_per_day, [d(1, 3, 1), d(29, 2, 1)]);
 
-    let none = analytics_at(&mut c, &Filter::from_query_pairs(&[("clientId", "zz")]).unwrap(), now).unwrap();
-    assert_eq!((none.total_events, none.total_points, none.unique_users), (0, 0, 0));
+    let none = analytics_at(
+        &mut c,
+        &Filter::from_query_pairs(&[("clientId", "zz")]).unwrap(),
+        now,
+    )
+    .unwrap();
+    assert_eq!(
+        (none.total_events, none.total_points, none.unique_users),
+        (0, 0, 0)
+    );
     assert!(none.events_by_type.is_empty() && none.events_per_day.is_empty());
 }

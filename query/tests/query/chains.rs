@@ -54,7 +54,9 @@ fn chain_is_the_event_and_its_descendants_by_level_then_time() {
     ]);
     let mut c = db.client();
 
-    let ch = chain(&mut c, root.event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
+    let ch = chain(&mut c, root.event_id, DEFAULT_MAX_DEPTH)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         levels(&ch),
         [
@@ -73,10 +75,17 @@ fn chain_is_the_event_and_its_descendants_by_level_then_time() {
     assert_eq!(json["truncated"], false);
 
     // From the middle: only that subtree.
-    let ch = chain(&mut c, grandchild.event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
-    assert_eq!(levels(&ch), [(1, "shipped".into()), (2, "delivered".into())]);
+    let ch = chain(&mut c, grandchild.event_id, DEFAULT_MAX_DEPTH)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        levels(&ch),
+        [(1, "shipped".into()), (2, "delivered".into())]
+    );
 
-    let up = ancestors(&mut c, great.event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
+    let up = ancestors(&mut c, great.event_id, DEFAULT_MAX_DEPTH)
+        .unwrap()
+        .unwrap();
     assert_eq!(
         levels(&up),
         [
@@ -86,7 +95,9 @@ fn chain_is_the_event_and_its_descendants_by_level_then_time() {
             (4, "created".into())
         ]
     );
-    let up = ancestors(&mut c, root.event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
+    let up = ancestors(&mut c, root.event_id, DEFAULT_MAX_DEPTH)
+        .unwrap()
+        .unwrap();
     assert_eq!(levels(&up), [(1, "created".into())]);
 
     assert!(chain(&mut c, Uuid::new_v4(), 10).unwrap().is_none());
@@ -112,15 +123,27 @@ fn cycles_in_old_data_end_the_walk_and_are_reported() {
     ));
     let mut c = db.client();
 
-    let ch = chain(&mut c, v[0].event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
-    assert_eq!(levels(&ch), [(1, "s0".into()), (2, "s1".into()), (3, "s2".into())]);
+    let ch = chain(&mut c, v[0].event_id, DEFAULT_MAX_DEPTH)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        levels(&ch),
+        [(1, "s0".into()), (2, "s1".into()), (3, "s2".into())]
+    );
     assert!(ch.cycle_detected && !ch.truncated);
-    let up = ancestors(&mut c, v[1].event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
-    assert_eq!(levels(&up), [(1, "s1".into()), (2, "s0".into()), (3, "s2".into())]);
+    let up = ancestors(&mut c, v[1].event_id, DEFAULT_MAX_DEPTH)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        levels(&up),
+        [(1, "s1".into()), (2, "s0".into()), (3, "s2".into())]
+    );
     assert!(up.cycle_detected);
 
     for walk in [chain, ancestors] {
-        let ch = walk(&mut c, own.event_id, DEFAULT_MAX_DEPTH).unwrap().unwrap();
+        let ch = walk(&mut c, own.event_id, DEFAULT_MAX_DEPTH)
+            .unwrap()
+            .unwrap();
         assert_eq!(levels(&ch), [(1, "self".into())]);
         assert!(ch.cycle_detected);
     }

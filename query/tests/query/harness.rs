@@ -44,7 +44,7 @@ pub fn varied(n: usize) -> Vec<NewEvent> {
 /// newest first, `event_id` breaking ties.
 pub fn expected(rows: &[NewEvent], keep: impl Fn(&NewEvent) -> bool) -> Vec<uuid::Uuid> {
     let mut v: Vec<&NewEvent> = rows.iter().filter(|e| keep(e)).collect();
-    v.sort_by(|a, b| (b.occurred_at, b.event_id).cmp(&(a.occurred_at, a.event_id)));
+    v.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.event_id)));
     v.iter().map(|e| e.event_id).collect()
 }
 

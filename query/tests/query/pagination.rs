@@ -69,13 +69,24 @@ fn the_last_page_has_no_cursor() {
     let db = TestDb::create();
     db.insert(&varied(10));
     let mut c = db.client();
-    let page = events(&mut c, &EventsRequest::from_query_pairs(&[("limit", "10")]).unwrap()).unwrap();
+    let page = events(
+        &mut c,
+        &EventsRequest::from_query_pairs(&[("limit", "10")]).unwrap(),
+    )
+    .unwrap();
     assert_eq!(page.events.len(), 10);
-    assert_eq!(page.next_cursor, None, "exactly `limit` rows left: no empty extra page");
+    assert_eq!(
+        page.next_cursor, None,
+        "exactly `limit` rows left: no empty extra page"
+    );
     let json = serde_json::to_value(&page).unwrap();
     assert_eq!(json["nextCursor"], serde_json::Value::Null);
 
-    let page = events(&mut c, &EventsRequest::from_query_pairs(&[("limit", "4")]).unwrap()).unwrap();
+    let page = events(
+        &mut c,
+        &EventsRequest::from_query_pairs(&[("limit", "4")]).unwrap(),
+    )
+    .unwrap();
     let text = page.next_cursor.unwrap().encode();
     let next = events(
         &mut c,

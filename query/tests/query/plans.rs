@@ -25,9 +25,16 @@ fn no_filter_needs_a_sequential_scan() {
         vec![("endDate", "2024-01-01")],
         vec![("startDate", "2024-01-10"), ("endDate", "2024-01-20")],
         vec![("metadata", r#"{"campaign":"k7"}"#)],
-        vec![("clientId", "client_7"), ("startDate", "2024-01-01"), ("endDate", "2024-02-01")],
+        vec![
+            ("clientId", "client_7"),
+            ("startDate", "2024-01-01"),
+            ("endDate", "2024-02-01"),
+        ],
         vec![("clientId", "client_7"), ("eventType", "event_7")],
-        vec![("clientId", "client_7"), ("metadata", r#"{"campaign":"k7"}"#)],
+        vec![
+            ("clientId", "client_7"),
+            ("metadata", r#"{"campaign":"k7"}"#),
+        ],
         vec![("limit", "1000")],
         vec![("clientId", "client_7"), ("offset", "20")],
     ];
@@ -45,7 +52,9 @@ fn no_filter_needs_a_sequential_scan() {
             }),
         ];
         for (which, req) in plans {
-            let plan = kx_events_query::explain_events(&mut c, &req).unwrap().join("\n");
+            let plan = kx_events_query::explain_events(&mut c, &req)
+                .unwrap()
+                .join("\n");
             report.push_str(&format!("--- {pairs:?} ({which})\n{plan}\n"));
             assert!(
                 !plan.contains("Seq Scan on events"),

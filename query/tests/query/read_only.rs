@@ -14,17 +14,48 @@ fn everything_works_under_a_select_only_role() {
     let url = db.read_only_role();
     let mut c = kx_events_testdb::connect(&url);
 
-    let page = events(&mut c, &EventsRequest::from_query_pairs(&[("limit", "5"), ("clientId", "client_1")]).unwrap()).unwrap();
+    let page = events(
+        &mut c,
+        &EventsRequest::from_query_pairs(&[("limit", "5"), ("clientId", "client_1")]).unwrap(),
+    )
+    .unwrap();
     assert!(!page.events.is_empty());
     assert!(event(&mut c, rows[0].event_id).unwrap().is_some());
-    assert_eq!(chain(&mut c, rows[0].event_id, 10).unwrap().unwrap().events.len(), 2);
-    assert_eq!(ancestors(&mut c, rows[1].event_id, 10).unwrap().unwrap().events.len(), 2);
-    assert_eq!(analytics(&mut c, &Filter::default()).unwrap().total_events, 20);
+    assert_eq!(
+        chain(&mut c, rows[0].event_id, 10)
+            .unwrap()
+            .unwrap()
+            .events
+            .len(),
+        2
+    );
+    assert_eq!(
+        ancestors(&mut c, rows[1].event_id, 10)
+            .unwrap()
+            .unwrap()
+            .events
+            .len(),
+        2
+    );
+    assert_eq!(
+        analytics(&mut c, &Filter::default()).unwrap().total_events,
+        20
+    );
 
-    let write = c.batch_execute("UPDATE events SET source = 'x'").unwrap_err();
-    assert_eq!(write.code(), Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{write}");
+    let write = c
+        .batch_execute("UPDATE events SET source = 'x'")
+        .unwrap_err();
+    assert_eq!(
+        write.code(),
+        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{write}"
+    );
     let ddl = c.batch_execute("CREATE TABLE t (i int)").unwrap_err();
-    assert_eq!(ddl.code(), Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{ddl}");
+    assert_eq!(
+        ddl.code(),
+        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{ddl}"
+    );
 }
 
 #[test]
