@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::params::Filter;
-use crate::sql::Sql;
+use crate::sql::{explain, Sql};
 
 /// How far back [`Analytics::events_per_day`] goes from the end of the range (or now).
 pub const EVENTS_PER_DAY_WINDOW_DAYS: i64 = 30;
@@ -63,15 +63,12 @@ pub struct SourceCount {
     pub count: i64,
 }
 
-fn filtered(select: &'static str, filter: &Filter) -> Sql {
-    let mut sql = Sql::new(select);
-    sql.push(" FROM events e WHERE TRUE");
-    sql.filter(filter);
-    sql
-}
-
-/// Counts over the events matching `filter`, read in one read-only, repeatable-read
-/// transaction so that the figures agree with each other.
+/// Counts over the events matching `filter`, computed by one statement (so from one snapshot:
+/// the figures agree with each other even while events arrive, whatever `client` is, a
+/// `Client` or an open `Transaction`).
+///
+/// Each count is an aggregate over the filtered rows: with a `clientId` (or another filter) the
+/// rows come from that filter's index; over all clients it reads the whole table.
 pub fn analytics(client: &mut impl GenericClient, filter: &Filter) -> Result<Analytics, Error> {
     analytics_at(client, filter, Utc::now())
 }
@@ -82,74 +79,93 @@ pub fn analytics_at(
     filter: &Filter,
     now: DateTime<Utc>,
 ) -> Result<Analytics, Error> {
-    let mut tx = client.transaction()?;
-    tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
-
-    let totals = filtered(
-        "SELECT count(*), COALESCE(sum(e.points_awarded), 0)::int8, count(DISTINCT e.user_id)",
-        filter,
-    );
-    let row = tx.query_one(totals.text.as_str(), &totals.params())?;
-    let (total_events, total_points, unique_users) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-
-    let mut by_type = filtered("SELECT e.entity_type, e.event_type, count(*)", filter);
-    by_type.push(" GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2");
-    let events_by_type = tx
-        .query(by_type.text.as_str(), &by_type.params())?
-        .iter()
-        .map(|r| {
-            Ok(TypeCount {
-                entity_type: r.try_get(0)?,
-                event_type: r.try_get(1)?,
-                count: r.try_get(2)?,
-            })
-        })
-        .collect::<Result<_, postgres::Error>>()?;
-
-    let end = filter.end.unwrap_or(now);
-    let mut per_day = filtered(
-        "SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, count(*)",
-        filter,
-    );
-    per_day.and(
-        " AND e.occurred_at >= ",
-        end - Duration::days(EVENTS_PER_DAY_WINDOW_DAYS),
-    );
-    per_day.and(" AND e.occurred_at < ", end);
-    per_day.push(" GROUP BY 1 ORDER BY 1 DESC");
-    let events_per_day = tx
-        .query(per_day.text.as_str(), &per_day.params())?
-        .iter()
-        .map(|r| {
-            Ok(DayCount {
-                date: r.try_get(0)?,
-                count: r.try_get(1)?,
-            })
-        })
-        .collect::<Result<_, postgres::Error>>()?;
-
-    let mut by_source = filtered("SELECT e.source, count(*)", filter);
-    by_source.push(" GROUP BY 1 ORDER BY 2 DESC, 1");
-    let by_source = tx
-        .query(by_source.text.as_str(), &by_source.params())?
-        .iter()
-        .map(|r| {
-            Ok(SourceCount {
-                source: r.try_get(0)?,
-                count: r.try_get(1)?,
-            })
-        })
-        .collect::<Result<_, postgres::Error>>()?;
-
-    tx.commit()?;
-    Ok(Analytics {
+    let sql = analytics_sql(filter, now);
+    let mut a = Analytics {
         client_id: filter.client_id.clone(),
-        total_events,
-        events_by_type,
-        total_points,
-        events_per_day,
-        unique_users,
-        by_source,
-    })
+        total_events: 0,
+        events_by_type: Vec::new(),
+        total_points: 0,
+        events_per_day: Vec::new(),
+        unique_users: 0,
+        by_source: Vec::new(),
+    };
+    for r in client.query(sql.text.as_str(), &sql.params())? {
+        let kind: &str = r.try_get(0)?;
+        let count: i64 = r.try_get(3)?;
+        match kind {
+            "total" => {
+                a.total_events = count;
+                a.total_points = r.try_get(4)?;
+                a.unique_users = r.try_get(5)?;
+            }
+            "type" => a.events_by_type.push(TypeCount {
+                entity_type: r.try_get(1)?,
+                event_type: r.try_get(2)?,
+                count,
+            }),
+            "source" => a.by_source.push(SourceCount {
+                source: r.try_get(1)?,
+                count,
+            }),
+            _ => a.events_per_day.push(DayCount {
+                date: r.try_get(6)?,
+                count,
+            }),
+        }
+    }
+    // Most frequent first, ties by name (an absent name last); days newest first.
+    a.events_by_type.sort_by(|x, y| {
+        (
+            y.count,
+            x.entity_type.is_none(),
+            &x.entity_type,
+            &x.event_type,
+        )
+            .cmp(&(
+                x.count,
+                y.entity_type.is_none(),
+                &y.entity_type,
+                &y.event_type,
+            ))
+    });
+    a.by_source.sort_by(|x, y| {
+        (y.count, x.source.is_none(), &x.source).cmp(&(x.count, y.source.is_none(), &y.source))
+    });
+    a.events_per_day.sort_by_key(|d| std::cmp::Reverse(d.date));
+    Ok(a)
+}
+
+/// The statement of [`analytics_at`]: the filtered rows once (`f`), then one row of kind
+/// 'total' and one per type, per source and per day:
+/// (kind, text a, text b, count, points, users, day).
+fn analytics_sql(filter: &Filter, now: DateTime<Utc>) -> Sql {
+    let end = filter.end.unwrap_or(now);
+    let mut sql = Sql::new(
+        "WITH f AS MATERIALIZED (SELECT e.entity_type, e.event_type, e.source, e.user_id, \
+         e.points_awarded, e.occurred_at FROM events e WHERE TRUE",
+    );
+    sql.filter(filter);
+    sql.push(
+        ") SELECT 'total', NULL::text, NULL::text, count(*), \
+         COALESCE(sum(points_awarded), 0)::int8, count(DISTINCT user_id), NULL::date FROM f \
+         UNION ALL SELECT 'type', entity_type, event_type, count(*), NULL, NULL, NULL \
+         FROM f GROUP BY entity_type, event_type \
+         UNION ALL SELECT 'source', source, NULL, count(*), NULL, NULL, NULL FROM f GROUP BY source \
+         UNION ALL SELECT 'day', NULL, NULL, count(*), NULL, NULL, \
+         (occurred_at AT TIME ZONE 'UTC')::date FROM f WHERE occurred_at >= ",
+    );
+    sql.bind(end - Duration::days(EVENTS_PER_DAY_WINDOW_DAYS));
+    sql.and(" AND occurred_at < ", end);
+    sql.push(" GROUP BY 7");
+
+    sql
+}
+
+/// The plan PostgreSQL chooses for [`analytics`] with `filter` (`EXPLAIN`, one line per
+/// element).
+pub fn explain_analytics(
+    client: &mut impl GenericClient,
+    filter: &Filter,
+) -> Result<Vec<String>, Error> {
+    explain(client, &analytics_sql(filter, Utc::now()))
 }

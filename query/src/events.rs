@@ -8,7 +8,7 @@ use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::event::{columns, Event, COLUMNS};
 use crate::params::{EventsRequest, Fields, Start};
-use crate::sql::Sql;
+use crate::sql::{explain, Sql};
 
 /// One page of [`events`], newest first.
 ///
@@ -95,13 +95,7 @@ pub fn explain_events(
     client: &mut impl GenericClient,
     req: &EventsRequest,
 ) -> Result<Vec<String>, Error> {
-    let sql = events_sql(req);
-    let explain = format!("EXPLAIN {}", sql.text);
-    let rows = client.query(explain.as_str(), &sql.params())?;
-    Ok(rows
-        .iter()
-        .map(|r| r.try_get::<_, String>(0))
-        .collect::<Result<_, _>>()?)
+    explain(client, &events_sql(req))
 }
 
 /// The event `id`, or `None` when there is none.

@@ -56,7 +56,7 @@ mod params;
 mod sql;
 
 pub use analytics::{
-    analytics, analytics_at, Analytics, DayCount, SourceCount, TypeCount,
+    analytics, analytics_at, explain_analytics, Analytics, DayCount, SourceCount, TypeCount,
     EVENTS_PER_DAY_WINDOW_DAYS,
 };
 pub use chain::{

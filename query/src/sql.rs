@@ -1,6 +1,9 @@
 //! Statements built from fixed fragments chosen by code; every value is a bind parameter.
 
 use postgres::types::ToSql;
+use postgres::GenericClient;
+
+use crate::error::Error;
 
 use crate::params::Filter;
 
@@ -82,4 +85,14 @@ impl Sql {
             self.and(" AND e.metadata @> ", serde_json::Value::Object(m.clone()));
         }
     }
+}
+
+/// `EXPLAIN` of `sql` with its parameters, one line per element.
+pub(crate) fn explain(client: &mut impl GenericClient, sql: &Sql) -> Result<Vec<String>, Error> {
+    let text = format!("EXPLAIN {}", sql.text);
+    let rows = client.query(text.as_str(), &sql.params())?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<Result<_, _>>()?)
 }

@@ -107,6 +107,12 @@ fn analytics_figures() {
     assert_eq!((r.total_events, r.total_points, r.unique_users), (2, 5, 2));
     assert_eq!(r.events_per_day, [d(1, 3, 1), d(29, 2, 1)]);
 
+    // Inside a caller's transaction too (any GenericClient), with the same answer.
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SELECT 1").unwrap();
+    assert_eq!(analytics_at(&mut tx, &f, now).unwrap(), r);
+    tx.commit().unwrap();
+
     let none = analytics_at(
         &mut c,
         &Filter::from_query_pairs(&[("clientId", "zz")]).unwrap(),

@@ -1,7 +1,7 @@
 //! Every documented filter is planned on an index: `EXPLAIN` on 20,000 generated rows after
 //! `ANALYZE` shows no `Seq Scan on events`, for the first page and for a page after a cursor.
 
-use kx_events_query::{events, explain_chain, EventsRequest, Start};
+use kx_events_query::{events, explain_analytics, explain_chain, EventsRequest, Start};
 use kx_events_testdb::TestDb;
 
 use crate::harness::generate;
@@ -71,6 +71,19 @@ fn no_filter_needs_a_sequential_scan() {
         let plan = explain_chain(&mut c, root, ancestors).unwrap().join("\n");
         report.push_str(&format!("--- {which}\n{plan}\n"));
         assert!(!plan.contains("Seq Scan on events"), "{which}:\n{plan}");
+    }
+    // Analytics of one client (over all clients it reads the whole table, by design).
+    for pairs in [
+        vec![("clientId", "client_7")],
+        vec![("clientId", "client_7"), ("startDate", "2024-02-01")],
+    ] {
+        let filter = kx_events_query::Filter::from_query_pairs(&pairs).unwrap();
+        let plan = explain_analytics(&mut c, &filter).unwrap().join("\n");
+        report.push_str(&format!("--- analytics {pairs:?}\n{plan}\n"));
+        assert!(
+            !plan.contains("Seq Scan on events"),
+            "analytics {pairs:?}:\n{plan}"
+        );
     }
     println!("{report}");
 }
