@@ -112,7 +112,8 @@ pub fn events_csv(page: &EventPage) -> String {
 pub fn event_lines(e: &Event) -> String {
     let mut out = String::new();
     for (k, v) in e.to_json(&Fields::default()) {
-        let _ = writeln!(out, "{k:<16} {}", cell(&v));
+        let line = format!("{k:<16} {}", cell(&v));
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }
@@ -236,6 +237,9 @@ pub fn analytics(a: &Analytics) -> String {
         );
     }
     let _ = writeln!(out, "\nevents per day (last 30 days):");
+    if a.events_per_day.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
     for d in &a.events_per_day {
         let _ = writeln!(out, "  {:<40} {:>10}", d.date, d.count);
     }
