@@ -5,9 +5,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use uuid::Uuid;
 
 use crate::cursor::Cursor;
-use crate::error::Error;
+use crate::error::{Error, ParamError};
 use crate::event::{columns, Event, COLUMNS};
-use crate::params::{EventsRequest, Fields, Start};
+use crate::params::{EventsRequest, Fields, Start, MAX_LIMIT};
 use crate::sql::{explain, Sql};
 
 /// One page of [`events`], newest first.
@@ -66,7 +66,17 @@ fn events_sql(req: &EventsRequest) -> Sql {
 ///
 /// Follow [`EventPage::next_cursor`] (as [`Start::After`], or `cursor=` on the wire) to read on:
 /// pages never overlap or skip a row, even while events are being inserted.
+///
+/// `req.page.limit` must be 1..=[`MAX_LIMIT`] (the parser guarantees it; a request built by hand
+/// is checked here too).
 pub fn events(client: &mut impl GenericClient, req: &EventsRequest) -> Result<EventPage, Error> {
+    if !(1..=MAX_LIMIT).contains(&req.page.limit) {
+        return Err(ParamError::new(
+            "limit",
+            format!("must be 1..{MAX_LIMIT}, got {}", req.page.limit),
+        )
+        .into());
+    }
     let sql = events_sql(req);
     let rows = client.query(sql.text.as_str(), &sql.params())?;
     let mut events = rows

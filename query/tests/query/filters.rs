@@ -141,6 +141,14 @@ fn default_limit_offset_and_fields() {
         all[118..]
     );
     assert!(ids(&mut c, &[("offset", "500")]).is_empty());
+    let mut by_hand = EventsRequest::default();
+    by_hand.page.limit = 5000;
+    match events(&mut c, &by_hand) {
+        Err(kx_events_query::Error::Param(e)) => {
+            assert_eq!(e.to_string(), "limit: must be 1..1000, got 5000")
+        }
+        other => panic!("{other:?}"),
+    }
 
     let req = EventsRequest::from_query_pairs(&[
         ("fields", "eventId,clientId,occurredAt"),
