@@ -94,7 +94,8 @@ async fn bootstrap_cold_starts_and_handles_an_sqs_batch() {
         vec![
             json!({"version": "0001"}),
             json!({"version": "0002"}),
-            json!({"version": "0003"})
+            json!({"version": "0003"}),
+            json!({"version": "0004"})
         ]
     );
     assert_eq!(w.db.count_events("published_at IS NOT NULL").await, 2);

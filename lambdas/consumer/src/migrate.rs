@@ -61,6 +61,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/0003_outbox_index.sql"),
         adopt: None,
     },
+    Migration {
+        version: "0004",
+        name: "0004_query_indexes.sql",
+        sql: include_str!("../../../migrations/0004_query_indexes.sql"),
+        adopt: None,
+    },
 ];
 
 /// Table that records applied migrations.
@@ -430,7 +436,11 @@ mod tests {
         assert_eq!(s.applied, ["0001"]);
         assert_eq!(
             s.pending,
-            ["0002_outbox_state.sql", "0003_outbox_index.sql"]
+            [
+                "0002_outbox_state.sql",
+                "0003_outbox_index.sql",
+                "0004_query_indexes.sql"
+            ]
         );
         assert!(checksum_mismatch(&rec).is_none());
         let bad = vec![("0001".to_string(), "x".to_string())];
