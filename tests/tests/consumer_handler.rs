@@ -236,14 +236,14 @@ async fn rule_non_empty() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rule_type() {
     assert_dead_lettered(
-        &with("clientId", json!(7)),
+        &with("clientId", json!([7])),
         "clientId",
         "type",
-        "clientId: must be a string, got number",
+        "clientId: must be a string, got array",
     )
     .await;
     assert_dead_lettered(
-        &with("pointsAwarded", json!("10")),
+        &with("pointsAwarded", json!("ten")),
         "pointsAwarded",
         "type",
         "pointsAwarded: must be an integer number, got string",
