@@ -185,7 +185,10 @@ fn client_id_precedence_through_a_lambda_http_request_for_every_context() {
         set_header(&mut v, "X-CLIENT-ID", Some("from-x-client-id"));
         set_header(&mut v, "client-id", Some("from-client-id"));
         set_query(&mut v, "clientId", Some("from-query"));
-        set_body(&mut v, Some(json!({ "name": "n", "clientId": "from-body" })));
+        set_body(
+            &mut v,
+            Some(json!({ "name": "n", "clientId": "from-body" })),
+        );
         let has_authorizer = match shape.authorizer_slot(&mut v) {
             Some(slot) => {
                 slot.insert("clientId".into(), json!("from-authorizer"));
@@ -283,7 +286,10 @@ fn a_header_map_alone_carries_the_header_ids() {
     let request = Shape::HttpV2LambdaAuthorizer.request(&v);
     let headers = request.headers();
     assert_eq!(
-        (extract_client_id(headers), extract_previous_event_id(headers)),
+        (
+            extract_client_id(headers),
+            extract_previous_event_id(headers)
+        ),
         (Some("from-header".into()), Some(prev))
     );
     // Only headers: nothing from the body or the query.
