@@ -17,6 +17,12 @@
 
 pub mod e2e;
 
+/// The repository README's Rust examples (the producer section), compiled as doctests so that
+/// what a reader copies builds.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
