@@ -309,6 +309,8 @@ pub(crate) struct HttpParts<'a> {
 pub(crate) enum Query<'a> {
     Map(&'a QueryMap, Option<&'a QueryMap>),
     Plain(&'a HashMap<String, String>),
+    /// A `lambda_http` request without the query extension.
+    #[cfg(feature = "lambda-http")]
     None,
 }
 
@@ -317,6 +319,7 @@ impl Query<'_> {
         match self {
             Query::Map(q, multi) => from_query_map(q, *multi, name),
             Query::Plain(q) => q.get(name).and_then(|s| non_empty(Cow::Borrowed(s))),
+            #[cfg(feature = "lambda-http")]
             Query::None => None,
         }
     }
@@ -330,6 +333,7 @@ pub(crate) enum BodySource<'a> {
         is_base64: bool,
     },
     /// Already decoded (a `lambda_http::Body`), or none at all.
+    #[cfg(feature = "lambda-http")]
     Decoded(&'a [u8]),
 }
 
@@ -337,6 +341,7 @@ impl BodySource<'_> {
     fn ids(&self) -> BodyIds {
         match self {
             BodySource::Encoded { body, is_base64 } => BodyIds::parse(*body, *is_base64),
+            #[cfg(feature = "lambda-http")]
             BodySource::Decoded(bytes) => BodyIds::parse_bytes(bytes),
         }
     }

@@ -808,7 +808,13 @@ mod tests {
         let at = |field: &str| json.find(&format!("\"{field}\":")).unwrap();
         let positions: Vec<usize> = ["eventId", "clientId", "previousEventId", "userId"]
             .into_iter()
-            .chain(["entityId", "entityType", "eventType", "source", "campaignId"])
+            .chain([
+                "entityId",
+                "entityType",
+                "eventType",
+                "source",
+                "campaignId",
+            ])
             .chain(["pointsAwarded", "sessionId", "occurredAt", "metadata"])
             .map(at)
             .collect();
