@@ -3,7 +3,7 @@
 //! The order is the seed decorator's, made explicit and extended to every request shape a Rust
 //! Lambda receives. `clientId`: headers `X-Client-Id`, `Client-Id` (case-insensitive), query
 //! parameter `clientId`, JSON body `clientId` (a base64-encoded body too), the authorizer context
-//! (`requestContext.authorizer.clientId` of a REST API Lambda authorizer,
+//! (`requestContext.authorizer.clientId` of a REST or WebSocket API Lambda authorizer,
 //! `requestContext.authorizer.lambda.clientId` of an HTTP API Lambda authorizer,
 //! `requestContext.authorizer.jwt.claims.clientId` of a JWT authorizer), then the event's own
 //! `clientId`. `previousEventId`: headers `X-Previous-Event-Id`, `Previous-Event-Id`, JSON body,
@@ -40,8 +40,9 @@ pub(crate) const PREVIOUS_EVENT_ID: &str = "previousEventId";
 /// What a handler has at hand when it tracks an event: the incoming request or event, or an
 /// explicit value on hosts that are not Lambda.
 ///
-/// Implemented for API Gateway REST (v1) proxy requests, HTTP API (v2) requests, ALB requests,
-/// Lambda Function URL requests, [`LambdaEvent`] of any of them, a raw [`serde_json::Value`]
+/// Implemented for `lambda_http::Request` and `http::request::Parts` (feature `lambda-http`),
+/// `http::HeaderMap` (headers only), API Gateway REST (v1) proxy requests, HTTP API (v2)
+/// requests, ALB requests, Lambda Function URL requests, [`LambdaEvent`] of any of them, a raw [`serde_json::Value`]
 /// (worker events, or any of the request shapes as JSON), [`ExplicitContext`], and references to
 /// all of these. The lookup order is documented on [`extract_client_id`] and
 /// [`extract_previous_event_id`].
@@ -146,7 +147,7 @@ impl TrackingContext for ExplicitContext {
 /// 2. query parameter `clientId`;
 /// 3. JSON body `clientId` (a base64-encoded body is decoded first; a body that is not JSON is
 ///    skipped);
-/// 4. the authorizer context: `requestContext.authorizer.clientId` (REST API Lambda
+/// 4. the authorizer context: `requestContext.authorizer.clientId` (REST or WebSocket API Lambda
 ///    authorizer), `requestContext.authorizer.lambda.clientId` (HTTP API Lambda authorizer),
 ///    `requestContext.authorizer.jwt.claims.clientId` (JWT authorizer);
 /// 5. the event's own `clientId` (worker events passed as [`serde_json::Value`]).
