@@ -3,7 +3,7 @@
 //! The order is the seed decorator's, made explicit and extended to every request shape a Rust
 //! Lambda receives. `clientId`: headers `X-Client-Id`, `Client-Id` (case-insensitive), query
 //! parameter `clientId`, JSON body `clientId` (a base64-encoded body too), the authorizer context
-//! (`requestContext.authorizer.clientId` of a REST API Lambda authorizer,
+//! (`requestContext.authorizer.clientId` of a REST or WebSocket API Lambda authorizer,
 //! `requestContext.authorizer.lambda.clientId` of an HTTP API Lambda authorizer,
 //! `requestContext.authorizer.jwt.claims.clientId` of a JWT authorizer), then the event's own
 //! `clientId`. `previousEventId`: headers `X-Previous-Event-Id`, `Previous-Event-Id`, JSON body,
@@ -31,16 +31,18 @@ use crate::report;
 /// A context's `(clientId, previousEventId)`, both as found.
 pub(crate) type Ids = (Option<String>, Option<String>);
 
-const CLIENT_ID_HEADERS: [&str; 2] = ["x-client-id", "client-id"];
-const PREVIOUS_EVENT_ID_HEADERS: [&str; 2] = ["x-previous-event-id", "previous-event-id"];
-const CLIENT_ID: &str = "clientId";
-const PREVIOUS_EVENT_ID: &str = "previousEventId";
+pub(crate) const CLIENT_ID_HEADERS: [&str; 2] = ["x-client-id", "client-id"];
+pub(crate) const PREVIOUS_EVENT_ID_HEADERS: [&str; 2] =
+    ["x-previous-event-id", "previous-event-id"];
+pub(crate) const CLIENT_ID: &str = "clientId";
+pub(crate) const PREVIOUS_EVENT_ID: &str = "previousEventId";
 
 /// What a handler has at hand when it tracks an event: the incoming request or event, or an
 /// explicit value on hosts that are not Lambda.
 ///
-/// Implemented for API Gateway REST (v1) proxy requests, HTTP API (v2) requests, ALB requests,
-/// Lambda Function URL requests, [`LambdaEvent`] of any of them, a raw [`serde_json::Value`]
+/// Implemented for `lambda_http::Request` and `http::request::Parts` (feature `lambda-http`),
+/// `http::HeaderMap` (headers only), API Gateway REST (v1) proxy requests, HTTP API (v2)
+/// requests, ALB requests, Lambda Function URL requests, [`LambdaEvent`] of any of them, a raw [`serde_json::Value`]
 /// (worker events, or any of the request shapes as JSON), [`ExplicitContext`], and references to
 /// all of these. The lookup order is documented on [`extract_client_id`] and
 /// [`extract_previous_event_id`].
@@ -145,7 +147,7 @@ impl TrackingContext for ExplicitContext {
 /// 2. query parameter `clientId`;
 /// 3. JSON body `clientId` (a base64-encoded body is decoded first; a body that is not JSON is
 ///    skipped);
-/// 4. the authorizer context: `requestContext.authorizer.clientId` (REST API Lambda
+/// 4. the authorizer context: `requestContext.authorizer.clientId` (REST or WebSocket API Lambda
 ///    authorizer), `requestContext.authorizer.lambda.clientId` (HTTP API Lambda authorizer),
 ///    `requestContext.authorizer.jwt.claims.clientId` (JWT authorizer);
 /// 5. the event's own `clientId` (worker events passed as [`serde_json::Value`]).
@@ -209,7 +211,7 @@ fn non_empty(s: Cow<'_, str>) -> Option<String> {
 }
 
 /// A JSON string or number as an id.
-fn json_id(v: &Value) -> Option<String> {
+pub(crate) fn json_id(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => non_empty(Cow::Borrowed(s)),
         Value::Number(n) => Some(n.to_string()),
@@ -217,7 +219,11 @@ fn json_id(v: &Value) -> Option<String> {
     }
 }
 
-fn from_headers(headers: &HeaderMap, multi: Option<&HeaderMap>, names: &[&str]) -> Option<String> {
+pub(crate) fn from_headers(
+    headers: &HeaderMap,
+    multi: Option<&HeaderMap>,
+    names: &[&str],
+) -> Option<String> {
     names.iter().find_map(|name| {
         [Some(headers), multi]
             .into_iter()
@@ -227,14 +233,18 @@ fn from_headers(headers: &HeaderMap, multi: Option<&HeaderMap>, names: &[&str]) 
     })
 }
 
-fn from_query_map(query: &QueryMap, multi: Option<&QueryMap>, name: &str) -> Option<String> {
+pub(crate) fn from_query_map(
+    query: &QueryMap,
+    multi: Option<&QueryMap>,
+    name: &str,
+) -> Option<String> {
     [Some(query), multi]
         .into_iter()
         .flatten()
         .find_map(|q| q.first(name).and_then(|s| non_empty(Cow::Borrowed(s))))
 }
 
-fn from_authorizer(authorizer: Option<&ApiGatewayRequestAuthorizer>) -> Option<String> {
+pub(crate) fn from_authorizer(authorizer: Option<&ApiGatewayRequestAuthorizer>) -> Option<String> {
     let authorizer = authorizer?;
     // v1 Lambda authorizer context and v2 `lambda` context both land in `fields`.
     authorizer
@@ -251,11 +261,11 @@ fn from_authorizer(authorizer: Option<&ApiGatewayRequestAuthorizer>) -> Option<S
 
 /// The two ids a JSON body may carry; every other field is skipped without being built.
 #[derive(Default, Deserialize)]
-struct BodyIds {
+pub(crate) struct BodyIds {
     #[serde(rename = "clientId", default)]
-    client_id: Option<Value>,
+    pub(crate) client_id: Option<Value>,
     #[serde(rename = "previousEventId", default)]
-    previous_event_id: Option<Value>,
+    pub(crate) previous_event_id: Option<Value>,
 }
 
 impl BodyIds {
@@ -275,6 +285,11 @@ impl BodyIds {
         } else {
             body.as_bytes()
         };
+        BodyIds::parse_bytes(bytes)
+    }
+
+    /// The ids of a body that is already decoded (text or binary).
+    pub(crate) fn parse_bytes(bytes: &[u8]) -> BodyIds {
         // Only a JSON object can carry the ids: skip anything else (forms, text) cheaply.
         match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => serde_json::from_slice(bytes).unwrap_or_default(),
@@ -284,18 +299,20 @@ impl BodyIds {
 }
 
 /// The parts of an HTTP-style Lambda event that carry ids.
-struct HttpParts<'a> {
-    headers: &'a HeaderMap,
-    multi_value_headers: Option<&'a HeaderMap>,
-    query: Query<'a>,
-    body: Option<&'a str>,
-    is_base64_encoded: bool,
-    authorizer: Option<&'a ApiGatewayRequestAuthorizer>,
+pub(crate) struct HttpParts<'a> {
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) multi_value_headers: Option<&'a HeaderMap>,
+    pub(crate) query: Query<'a>,
+    pub(crate) body: BodySource<'a>,
+    pub(crate) authorizer: Option<&'a ApiGatewayRequestAuthorizer>,
 }
 
-enum Query<'a> {
+pub(crate) enum Query<'a> {
     Map(&'a QueryMap, Option<&'a QueryMap>),
     Plain(&'a HashMap<String, String>),
+    /// A `lambda_http` request without the query extension.
+    #[cfg(feature = "lambda-http")]
+    None,
 }
 
 impl Query<'_> {
@@ -303,12 +320,36 @@ impl Query<'_> {
         match self {
             Query::Map(q, multi) => from_query_map(q, *multi, name),
             Query::Plain(q) => q.get(name).and_then(|s| non_empty(Cow::Borrowed(s))),
+            #[cfg(feature = "lambda-http")]
+            Query::None => None,
+        }
+    }
+}
+
+/// A request body as the event carries it.
+pub(crate) enum BodySource<'a> {
+    /// The raw event's `body`, base64-encoded when `is_base64` is true.
+    Encoded {
+        body: Option<&'a str>,
+        is_base64: bool,
+    },
+    /// Already decoded (a `lambda_http::Body`), or none at all.
+    #[cfg(feature = "lambda-http")]
+    Decoded(&'a [u8]),
+}
+
+impl BodySource<'_> {
+    fn ids(&self) -> BodyIds {
+        match self {
+            BodySource::Encoded { body, is_base64 } => BodyIds::parse(*body, *is_base64),
+            #[cfg(feature = "lambda-http")]
+            BodySource::Decoded(bytes) => BodyIds::parse_bytes(bytes),
         }
     }
 }
 
 impl HttpParts<'_> {
-    fn ids(&self, want_client: bool, want_previous: bool) -> Ids {
+    pub(crate) fn ids(&self, want_client: bool, want_previous: bool) -> Ids {
         let mut client = None;
         if want_client {
             client = from_headers(self.headers, self.multi_value_headers, &CLIENT_ID_HEADERS)
@@ -324,7 +365,7 @@ impl HttpParts<'_> {
         }
         let need_body = (want_client && client.is_none()) || (want_previous && previous.is_none());
         if need_body {
-            let body = BodyIds::parse(self.body, self.is_base64_encoded);
+            let body = self.body.ids();
             if want_client && client.is_none() {
                 client = body
                     .client_id
@@ -370,8 +411,10 @@ http_tracking_context!(ApiGatewayProxyRequest, |r| HttpParts {
         &r.query_string_parameters,
         Some(&r.multi_value_query_string_parameters)
     ),
-    body: r.body.as_deref(),
-    is_base64_encoded: r.is_base64_encoded,
+    body: BodySource::Encoded {
+        body: r.body.as_deref(),
+        is_base64: r.is_base64_encoded,
+    },
     authorizer: Some(&r.request_context.authorizer),
 });
 
@@ -379,8 +422,10 @@ http_tracking_context!(ApiGatewayV2httpRequest, |r| HttpParts {
     headers: &r.headers,
     multi_value_headers: None,
     query: Query::Map(&r.query_string_parameters, None),
-    body: r.body.as_deref(),
-    is_base64_encoded: r.is_base64_encoded,
+    body: BodySource::Encoded {
+        body: r.body.as_deref(),
+        is_base64: r.is_base64_encoded,
+    },
     authorizer: r.request_context.authorizer.as_ref(),
 });
 
@@ -391,8 +436,10 @@ http_tracking_context!(AlbTargetGroupRequest, |r| HttpParts {
         &r.query_string_parameters,
         Some(&r.multi_value_query_string_parameters)
     ),
-    body: r.body.as_deref(),
-    is_base64_encoded: r.is_base64_encoded,
+    body: BodySource::Encoded {
+        body: r.body.as_deref(),
+        is_base64: r.is_base64_encoded,
+    },
     authorizer: None,
 });
 
@@ -400,8 +447,10 @@ http_tracking_context!(LambdaFunctionUrlRequest, |r| HttpParts {
     headers: &r.headers,
     multi_value_headers: None,
     query: Query::Plain(&r.query_string_parameters),
-    body: r.body.as_deref(),
-    is_base64_encoded: r.is_base64_encoded,
+    body: BodySource::Encoded {
+        body: r.body.as_deref(),
+        is_base64: r.is_base64_encoded,
+    },
     authorizer: None,
 });
 

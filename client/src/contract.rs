@@ -986,10 +986,35 @@ mod tests {
     }"#;
 
     #[test]
-    fn seed_sample_round_trips_byte_for_byte() {
+    fn seed_sample_round_trips() {
         let e = TrackedEvent::from_json(SEED_FULL.as_bytes()).unwrap();
         assert_eq!(e.points_awarded, Some(100));
         assert_eq!(e.detail_type(), "user.user_created");
+        let compact: Value = serde_json::from_str(SEED_FULL).unwrap();
+        let json = e.to_json();
+        assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), compact);
+        // The contract's fields are written in wire order, with or without `preserve_order`.
+        let at = |field: &str| json.find(&format!("\"{field}\":")).unwrap();
+        let positions: Vec<usize> = ["eventId", "clientId", "previousEventId", "userId"]
+            .into_iter()
+            .chain([
+                "entityId",
+                "entityType",
+                "eventType",
+                "source",
+                "campaignId",
+            ])
+            .chain(["pointsAwarded", "sessionId", "occurredAt", "metadata"])
+            .map(at)
+            .collect();
+        assert!(positions.is_sorted(), "{json}");
+    }
+
+    /// With `preserve_order`, `metadata` keeps the producer's key order too: byte for byte.
+    #[cfg(feature = "preserve_order")]
+    #[test]
+    fn seed_sample_round_trips_byte_for_byte_with_preserve_order() {
+        let e = TrackedEvent::from_json(SEED_FULL.as_bytes()).unwrap();
         let compact: Value = serde_json::from_str(SEED_FULL).unwrap();
         assert_eq!(e.to_json(), serde_json::to_string(&compact).unwrap());
     }

@@ -202,6 +202,38 @@ where
     Ok(())
 }
 
+/// Starts the Lambda runtime with a `lambda_http` handler (an axum `Router`, any `tower`
+/// service of [`lambda_http::Request`], or `lambda_http::service_fn`), like `lambda_http::run`,
+/// plus the flush extension of [`run`]: tracked events are sent after each response is posted
+/// and before the sandbox freezes.
+///
+/// ```no_run
+/// use axum::{http::request::Parts, routing::post, Router};
+/// use kx_events::track;
+///
+/// async fn create_order(parts: Parts) -> &'static str {
+///     track!(parts, "order", "order_created", source = "api");
+///     "created"
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_http::Error> {
+///     kx_events::run_http(Router::new().route("/orders", post(create_order))).await
+/// }
+/// ```
+#[cfg(feature = "lambda-http")]
+pub async fn run_http<'a, R, S, E>(handler: S) -> Result<(), BoxError>
+where
+    S: Service<lambda_http::Request, Response = R, Error = E>,
+    S::Future: Send + 'a,
+    R: lambda_http::IntoResponse,
+    E: Debug + Into<Diagnostic>,
+{
+    // The adapter that `lambda_http::run` itself wraps the handler in (event → `Request`,
+    // `IntoResponse` → the event source's response shape); the bounds are the same as there.
+    run(lambda_http::Adapter::from(handler)).await
+}
+
 /// How long before the invocation's deadline the flush gives up (and logs what is left), so
 /// that the invocation itself never times out because of a send.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(250);

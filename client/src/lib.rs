@@ -29,6 +29,43 @@
 //! }
 //! ```
 //!
+//! With `lambda_http` (feature `lambda-http`), an axum router or any `tower` service of
+//! `lambda_http::Request` tracks from its request, or from the `Parts`/`HeaderMap` an axum
+//! handler extracts, and starts with [`run_http`] instead of `lambda_http::run`:
+//!
+//! ```no_run
+//! # #[cfg(feature = "lambda-http")]
+//! # mod with_lambda_http {
+//! use axum::{http::request::Parts, http::StatusCode, routing::post, Router};
+//! use kx_events::track;
+//!
+//! async fn create_order(parts: Parts) -> StatusCode {
+//!     track!(parts, "order", "order_created", source = "api");
+//!     StatusCode::CREATED
+//! }
+//!
+//! pub async fn main() -> Result<(), lambda_http::Error> {
+//!     kx_events::run_http(Router::new().route("/orders", post(create_order))).await
+//! }
+//! # }
+//! # fn main() {}
+//! ```
+//!
+//! A subscriber Lambda of the bus reads each event as a [`BusEvent`] (feature `subscriber`, on by
+//! default).
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `producer` | yes | `track!`, [`publish_event`], request extraction, [`run`] with the flush extension |
+//! | `subscriber` | yes | [`BusEvent`], the EventBridge event of a tracked event |
+//! | `lambda-http` | no | [`TrackingContext`] for `lambda_http::Request` and `http::request::Parts`, and [`run_http`] |
+//! | `preserve_order` | no | keeps the key order of `metadata` and unknown fields (serde_json's `preserve_order`) |
+//!
+//! Without default features the crate is the event contract alone ([`TrackedEvent`] and its
+//! validation), as the consumer uses it.
+//!
 //! ## Delivery guarantee
 //!
 //! `track!` and [`publish_event`] never wait on the network and never fail the handler: they
@@ -56,6 +93,7 @@
 //! value that is not a UUID is dropped with a warning. See [`extract_client_id`] and
 //! [`extract_previous_event_id`].
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // Everything but the contract is the producer side, behind the default `producer` feature: the
 // consumer depends on this crate with `default-features = false` for the contract alone, which
@@ -67,6 +105,8 @@ mod config;
 #[cfg(feature = "producer")]
 mod context;
 mod contract;
+#[cfg(feature = "producer")]
+mod http_request;
 #[cfg(feature = "producer")]
 mod lambda;
 #[cfg(feature = "producer")]
@@ -87,12 +127,74 @@ pub use contract::{
     FIELD_NAMES, MAX_ID_CHARS, MAX_METADATA_BYTES, MAX_SOURCE_CHARS, MAX_TYPE_CHARS,
     ON_BUS_ATTRIBUTE,
 };
+#[cfg(feature = "lambda-http")]
+pub use lambda::run_http;
 #[cfg(feature = "producer")]
 pub use lambda::{run, track_on_ok, TrackOnOk, TrackOnOkFuture};
 #[cfg(feature = "producer")]
 pub use publisher::{
     flush, flush_before, global, init, publish_event, AlreadyInitialized, Publisher, Tracked,
 };
+
+/// An event of the kx-events bus as EventBridge delivers it to a target (a subscriber Lambda,
+/// a queue): the envelope (`id`, `detail-type` = `{entityType}.{eventType}`, `source`, `time` =
+/// `occurredAt`, …) with the tracked event, validated, as its `detail`.
+///
+/// ```
+/// use kx_events::{BusEvent, TrackedEvent, DEFAULT_EVENT_SOURCE};
+/// use serde_json::json;
+///
+/// // What the consumer puts on the bus for an event…
+/// let event = TrackedEvent::new("client_123", "order", "order_created");
+/// let entry = event.bus_entry(DEFAULT_EVENT_SOURCE);
+/// // …and what EventBridge hands a rule's target for that entry.
+/// let delivered = json!({
+///     "version": "0",
+///     "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+///     "detail-type": entry.detail_type,
+///     "source": entry.source,
+///     "account": "123456789012",
+///     "time": kx_events::format_timestamp(&entry.time),
+///     "region": "eu-west-1",
+///     "resources": [],
+///     "detail": serde_json::from_str::<serde_json::Value>(&entry.detail).unwrap(),
+/// });
+///
+/// let received: BusEvent = serde_json::from_value(delivered).unwrap();
+/// assert_eq!(received.detail_type, "order.order_created");
+/// assert_eq!(received.source, "kx-event-tracking");
+/// assert_eq!(received.detail, event);
+/// ```
+///
+/// The detail is checked with every rule of [`TrackedEvent::from_value`]: an entry that is not
+/// a valid event fails to deserialize, with the rule it broke.
+#[cfg(feature = "subscriber")]
+pub type BusEvent = aws_lambda_events::eventbridge::EventBridgeEvent<TrackedEvent>;
+
+// The foreign types of the public API, re-exported: use them from here and a second, mismatched
+// version of `lambda_runtime` or `aws_lambda_events` in your build cannot be the cause of a
+// confusing "expected `LambdaEvent`, found `LambdaEvent`" error.
+#[cfg(any(feature = "producer", feature = "subscriber"))]
+pub use aws_lambda_events;
+#[cfg(feature = "producer")]
+#[doc(no_inline)]
+pub use aws_lambda_events::{
+    alb::AlbTargetGroupRequest,
+    apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest},
+    lambda_function_urls::LambdaFunctionUrlRequest,
+};
+#[cfg(feature = "lambda-http")]
+pub use lambda_http;
+#[cfg(feature = "producer")]
+pub use lambda_runtime;
+#[cfg(feature = "producer")]
+#[doc(no_inline)]
+pub use lambda_runtime::LambdaEvent;
+
+/// The code blocks of `README.md` (the crate's page), compiled as doctests.
+#[cfg(all(doctest, feature = "lambda-http", feature = "subscriber"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(feature = "producer")]
 /// What the macros expand to. Not a public API.

@@ -18,6 +18,12 @@
 pub mod e2e;
 pub mod tcp_proxy;
 
+/// The repository README's Rust examples (the producer section), compiled as doctests so that
+/// what a reader copies builds.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
