@@ -4,7 +4,14 @@
 #   scripts/terraform-checks.sh lint        terraform fmt -check, init + validate of every module and
 #                                           example, checkov -d terraform (zero failed checks, every
 #                                           skip with an inline reason), README tables up to date
-#   scripts/terraform-checks.sh test        terraform test in terraform/ (mock_provider "aws")
+#   scripts/terraform-checks.sh test        terraform test in terraform/ (mock_provider "aws"), then
+#                                           plan-offline
+#   scripts/terraform-checks.sh plan-offline
+#                                           terraform plan of every example and of
+#                                           tests/offline/max_names with the REAL aws provider,
+#                                           offline: fake credentials, no API call, so the
+#                                           provider's own validation of names, ARNs and values
+#                                           runs (what the mock provider and moto cannot see)
 #   scripts/terraform-checks.sh apply-moto  apply examples/complete and examples/local against the
 #                                           moto server at AWS_ENDPOINT_URL (scripts/services.sh up),
 #                                           check outputs, SSM discovery and routing with boto3,
@@ -112,6 +119,66 @@ cmd_test() {
   log "terraform test (terraform/tests, mock_provider aws)"
   terraform -chdir="$tf_root" test -no-color
   log "test ok in $(( $(now) - t0 )) s"
+  cmd_plan_offline
+}
+
+################################################################################
+# plan-offline
+################################################################################
+
+# Plans run in a copy of terraform/ (the examples get an override file for their provider block),
+# with a plugin cache so that only the first init copies the provider. The provider is told to
+# make no call at all: fake credentials, no STS, no metadata API, no region check; the examples
+# are given every value a data source would otherwise fetch (availability zones).
+offline_plan() { # name dir [plan args]
+  local name=$1 dir=$2; shift 2
+  local out="$state_root/offline/$name.log" t
+  t=$(now)
+  (cd "$dir" && terraform init -backend=false -input=false -no-color >"$out.init" 2>&1) \
+    || { cat "$out.init" >&2; die "plan-offline $name: init failed"; }
+  if ! terraform -chdir="$dir" plan -refresh=false -lock=false -input=false -no-color "$@" >"$out" 2>&1; then
+    grep -A12 -E '^(Error|│ Error)' "$out" >&2 || tail -30 "$out" >&2
+    die "plan-offline $name: the real provider rejects the plan (log: $out)"
+  fi
+  log "plan-offline $name: $(grep -E '^Plan:' "$out" || echo 'no changes') ($(( $(now) - t )) s)"
+}
+
+cmd_plan_offline() {
+  local t0; t0=$(now)
+  local work="$state_root/offline/terraform"
+  rm -rf "$state_root/offline"
+  mkdir -p "$work" "$state_root/plugin-cache"
+  (cd "$tf_root" && tar --exclude=.terraform --exclude='.terraform.lock.hcl' --exclude='terraform.tfstate*' -cf - .) | (cd "$work" && tar -xf -)
+  if [ -d "$plugin_dir" ]; then
+    printf 'plugin_cache_dir = "%s"\nprovider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' \
+      "$state_root/plugin-cache" "$plugin_dir" >"$state_root/offline/terraformrc"
+  else
+    printf 'plugin_cache_dir = "%s"\n' "$state_root/plugin-cache" >"$state_root/offline/terraformrc"
+  fi
+  local override='provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}'
+  local ex
+  for ex in complete existing-vpc local; do
+    printf '%s\n' "$override" >"$work/examples/$ex/zz_offline_override.tf"
+  done
+  local zip="$work/tests/fixtures/package.placeholder"
+  (
+    export TF_CLI_CONFIG_FILE="$state_root/offline/terraformrc"
+    export AWS_ACCESS_KEY_ID=AKIAOFFLINEPLANONLY00 AWS_SECRET_ACCESS_KEY=offline-plan-not-a-secret AWS_REGION=us-east-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+    offline_plan complete "$work/examples/complete" -var "consumer_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]'
+    offline_plan complete-emulator "$work/examples/complete" -var "consumer_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]' -var emulator=true
+    offline_plan existing-vpc "$work/examples/existing-vpc" -var "consumer_package_path=$zip" \
+      -var vpc_id=vpc-0123456789abcdef0 -var 'private_subnet_ids=["subnet-0aaaaaaaaaaaaaaaa","subnet-0bbbbbbbbbbbbbbbb"]'
+    offline_plan local "$work/examples/local" -var "consumer_package_path=$zip" -var aws_endpoint_url=http://127.0.0.1:9 -var db_password=offline
+    offline_plan max-names "$work/tests/offline/max_names"
+  )
+  log "plan-offline ok in $(( $(now) - t0 )) s"
 }
 
 ################################################################################
@@ -480,7 +547,8 @@ cmd_apply_moto() {
 case "${1:-}" in
   lint) cmd_lint ;;
   test) cmd_test ;;
+  plan-offline) cmd_plan_offline ;;
   apply-moto) shift; cmd_apply_moto "$@" ;;
   all) cmd_lint; cmd_test; cmd_apply_moto ;;
-  *) echo "usage: $0 lint|test|apply-moto [complete|local ...]|all" >&2; exit 2 ;;
+  *) echo "usage: $0 lint|test|plan-offline|apply-moto [complete|local ...]|all" >&2; exit 2 ;;
 esac
