@@ -288,3 +288,8 @@ output "alarm_arns" {
     { for k, v in try(module.database[0].alarm_arns, {}) : "db_${k}" => v },
   )
 }
+
+output "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the events queue: given, or six times consumer_timeout."
+  value       = local.queue_visibility_timeout_seconds
+}
