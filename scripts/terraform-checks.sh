@@ -368,6 +368,8 @@ sqs, ssm, events, lam = client("sqs"), client("ssm"), client("events"), client("
 service = f"{prefix}-svc"
 env_keys = {"DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME",
             "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"}
+if example == "complete":
+    env_keys = env_keys | {"KX_MIGRATE"}
 
 
 def applied():
@@ -380,10 +382,10 @@ def applied():
     for k in seed_exports:
         check(o.get(k) not in (None, "", []), f"output {k} is set")
 
-    # Queues: visibility 300, redrive to the DLQ after 3, 14-day DLQ, SSE, TLS-only policy.
+    # Queues: visibility 360 (6x the 60 s function timeout), redrive to the DLQ after 3, 14-day DLQ, SSE, TLS-only policy.
     qa = sqs.get_queue_attributes(QueueUrl=o["queue_url"], AttributeNames=["All"])["Attributes"]
     da = sqs.get_queue_attributes(QueueUrl=o["dead_letter_queue_url"], AttributeNames=["All"])["Attributes"]
-    check(qa["VisibilityTimeout"] == "300", "events queue visibility timeout 300 s")
+    check(qa["VisibilityTimeout"] == "360", "events queue visibility timeout 360 s (6x the function timeout)")
     rp = json.loads(qa.get("RedrivePolicy", "{}"))
     check(rp.get("deadLetterTargetArn") == da["QueueArn"] and int(rp.get("maxReceiveCount", 0)) == 3,
           "redrive to the DLQ after 3 receives")
@@ -414,11 +416,27 @@ def applied():
           "consumer is provided.al2023/arm64/bootstrap")
     check(fn.get("Environment", {}).get("Variables") == env, "function environment == consumer_environment output")
     check(env["EVENT_BUS_NAME"] == o["event_bus_name"] and env["DEAD_LETTER_QUEUE_URL"] == o["dead_letter_queue_url"]
-          and env["MAX_RECEIVE_COUNT"] == "3" and env["DB_SECRET_ARN"] == o["db_secret_arn"], "consumer env points at the stack")
+          and env["MAX_RECEIVE_COUNT"] == "3" and env["DB_SECRET_ARN"] == o["consumer_db_secret_arn"], "consumer env points at the stack")
+    if example == "complete":
+        # The consumer logs in as its own role; the migrate function (never invoked by moto) has the master's.
+        check(o["consumer_db_secret_arn"] != o["db_secret_arn"] and env.get("KX_MIGRATE") == "off",
+              "consumer uses the application role's secret, KX_MIGRATE=off")
+        mig = lam.get_function(FunctionName=o["migrate_function_name"])["Configuration"]
+        menv = mig.get("Environment", {}).get("Variables", {})
+        check(menv.get("KX_MODE") == "migrate" and menv.get("DB_SECRET_ARN") == o["db_secret_arn"]
+              and menv.get("KX_APP_ROLE_SECRET_ARN") == o["consumer_db_secret_arn"] and menv.get("KX_APP_ROLE_NAME") == "kx_events_consumer",
+              "migrate function: KX_MODE=migrate, master secret, application role secret and name")
+        desc = client("secretsmanager").describe_secret(SecretId=o["consumer_db_secret_arn"])
+        check(not desc.get("VersionIdsToStages"), "application role secret created without a value (the migrate function writes it)")
+    else:
+        check(env["DB_SECRET_ARN"] == o["db_secret_arn"] and "KX_MIGRATE" not in env, "existing database: its secret, KX_MIGRATE default")
     # Filtered here: moto's FunctionName filter matches ARNs only.
     esms = [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if m.get("FunctionArn") == fn["FunctionArn"]]
     check(len(esms) == 1 and esms[0]["State"] in ("Disabled", "Disabling") and esms[0]["BatchSize"] == 100
           and esms[0].get("MaximumBatchingWindowInSeconds") == 1, "mapping: disabled (moto), batch 100, window 1 s")
+    if example == "complete":
+        check(esms and esms[0].get("ScalingConfig", {}).get("MaximumConcurrency") == 56,
+              "mapping: maximum concurrency 56 (half of db.t4g.micro's 112 connections)")
     check(esms and esms[0].get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "mapping reports batch item failures")
 
     # Database secret readable.
@@ -427,7 +445,9 @@ def applied():
 
     # Alarms.
     alarms = [a["AlarmName"] for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
-    check(len(alarms) == 3, f"three alarms (DLQ depth, oldest message age, errors): {alarms}")
+    # Queue (2) + consumer errors/throttles/duration (3) + the subscription's (2); complete adds RDS CPU/storage/connections (3).
+    expected = 10 if example == "complete" else 7
+    check(len(alarms) == expected, f"{expected} alarms (queue, consumer, subscription{', database' if example == 'complete' else ''}): {alarms}")
 
     # Producers.
     penv = o["producer_environment"]
@@ -439,6 +459,9 @@ def applied():
         check(rds["Engine"] == "postgres" and rds["EngineVersion"].startswith("16"), "RDS PostgreSQL 16")
         check(rds["PubliclyAccessible"] is False and rds["StorageEncrypted"] is True and rds["BackupRetentionPeriod"] == 7,
               "RDS private, encrypted, 7 days of backups")
+        groups = {g["logGroupName"]: g for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/rds/instance/{prefix}-db/")["logGroups"]}
+        check(set(groups) == {f"/aws/rds/instance/{prefix}-db/postgresql", f"/aws/rds/instance/{prefix}-db/upgrade"}
+              and all(g.get("retentionInDays") == 30 for g in groups.values()), "RDS log groups managed, 30 days retention")
         check(rds.get("MasterUserSecret", {}).get("SecretArn") == o["db_secret_arn"], "db_secret_arn is the RDS-managed secret")
         check(o["db_instance_endpoint"] == rds["Endpoint"]["Address"] and o["db_instance_port"] == rds["Endpoint"]["Port"],
               "db_instance_endpoint/port are the instance's")
@@ -484,6 +507,7 @@ def destroyed():
     left += [f"parameter {p['Name']}" for p in ssm.get_parameters_by_path(Path=f"/eventbridge/services/{service}", Recursive=True).get("Parameters", [])]
     left += [f"alarm {a['AlarmName']}" for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}").get("logGroups", [])]
+    left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/rds/instance/{prefix}").get("logGroups", [])]
     left += [f"role {r['RoleName']}" for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
     left += [f"policy {p['PolicyName']}" for p in client("iam").list_policies(Scope="Local")["Policies"] if p["PolicyName"].startswith(prefix)]
     left += [f"topic {t['TopicArn']}" for t in client("sns").list_topics().get("Topics", []) if t["TopicArn"].split(":")[-1].startswith(prefix)]
