@@ -104,7 +104,7 @@ sys.exit(1 if failed else 0)
 PY
   [ "$rc" = 0 ] || die "checkov exited $rc"
 
-  log "terraform/README.md tables match variables.tf and outputs.tf"
+  log "README tables (terraform/, modules/*, examples/*) match versions.tf, variables.tf and outputs.tf"
   python3 "$tf_root/tools/readme_tables.py" --check || die "README tables out of date"
   log "lint ok in $(( $(now) - t0 )) s"
 }
