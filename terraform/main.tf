@@ -21,6 +21,18 @@ locals {
   create_app_role = coalesce(var.create_db_app_role, var.create_database)
 }
 
+# Existing queue or bus (create_queue / create_bus = false): their identifiers come from inputs.
+locals {
+  queue_url                        = var.create_queue ? module.queue[0].queue_url : var.queue_url
+  queue_arn                        = var.create_queue ? module.queue[0].queue_arn : var.queue_arn
+  queue_name_effective             = var.create_queue ? module.queue[0].queue_name : element(split(":", var.queue_arn), 5)
+  dead_letter_queue_url            = var.create_queue ? module.queue[0].dead_letter_queue_url : var.dead_letter_queue_url
+  dead_letter_queue_arn            = var.create_queue ? module.queue[0].dead_letter_queue_arn : var.dead_letter_queue_arn
+  dead_letter_queue_name_effective = var.create_queue ? module.queue[0].dead_letter_queue_name : element(split(":", var.dead_letter_queue_arn), 5)
+  event_bus_arn                    = var.create_bus ? module.bus[0].event_bus_arn : var.event_bus_arn
+  event_bus_name_effective         = var.create_bus ? module.bus[0].event_bus_name : element(split("/", var.event_bus_arn), 1)
+}
+
 ################################################################################
 # Database connection budget -> the mapping's maximum concurrency
 ################################################################################
@@ -124,6 +136,7 @@ module "database" {
 
 module "queue" {
   source = "./modules/queue"
+  count  = var.create_queue ? 1 : 0
 
   name                                        = local.queue_name
   dead_letter_queue_name                      = local.dead_letter_queue_name
@@ -144,6 +157,7 @@ module "queue" {
 
 module "bus" {
   source = "./modules/bus"
+  count  = var.create_bus ? 1 : 0
 
   name                   = local.event_bus_name
   service_name           = var.service_name
@@ -187,13 +201,13 @@ module "consumer" {
   subnet_ids         = var.create_vpc || var.vpc_id != null ? module.network.private_subnet_ids : []
   security_group_ids = compact([module.network.consumer_security_group_id])
 
-  queue_arn                        = module.queue.queue_arn
+  queue_arn                        = local.queue_arn
   queue_visibility_timeout_seconds = local.queue_visibility_timeout_seconds
-  dead_letter_queue_arn            = module.queue.dead_letter_queue_arn
-  dead_letter_queue_url            = module.queue.dead_letter_queue_url
-  max_receive_count                = module.queue.max_receive_count
-  event_bus_arn                    = module.bus.event_bus_arn
-  event_bus_name                   = module.bus.event_bus_name
+  dead_letter_queue_arn            = local.dead_letter_queue_arn
+  dead_letter_queue_url            = local.dead_letter_queue_url
+  max_receive_count                = var.queue_max_receive_count
+  event_bus_arn                    = local.event_bus_arn
+  event_bus_name                   = local.event_bus_name_effective
   event_source                     = var.event_source
   db_secret_arn                    = local.database_secret_arn
   db_host                          = local.database_host
@@ -230,8 +244,8 @@ module "consumer" {
 locals {
   # What a producer Lambda needs, so nobody writes it by hand as the seed made them do.
   producer_environment = {
-    EVENTS_QUEUE_URL = module.queue.queue_url
-    EVENT_BUS_NAME   = module.bus.event_bus_name
+    EVENTS_QUEUE_URL = local.queue_url
+    EVENT_BUS_NAME   = local.event_bus_name_effective
     EVENT_SOURCE     = var.event_source
   }
 
@@ -243,13 +257,13 @@ locals {
           Sid      = "EnqueueTrackedEvents"
           Effect   = "Allow"
           Action   = ["sqs:SendMessage"]
-          Resource = [module.queue.queue_arn]
+          Resource = [local.queue_arn]
         },
         {
           Sid       = "PutEventsRealTime"
           Effect    = "Allow"
           Action    = ["events:PutEvents"]
-          Resource  = [module.bus.event_bus_arn]
+          Resource  = [local.event_bus_arn]
           Condition = { StringEquals = { "events:source" = [var.event_source] } }
         },
       ],

@@ -102,32 +102,32 @@ output "db_security_group_id" {
 
 output "queue_url" {
   description = "URL of the events queue (producers' EVENTS_QUEUE_URL)."
-  value       = module.queue.queue_url
+  value       = local.queue_url
 }
 
 output "queue_arn" {
   description = "ARN of the events queue."
-  value       = module.queue.queue_arn
+  value       = local.queue_arn
 }
 
 output "queue_name" {
   description = "Name of the events queue."
-  value       = module.queue.queue_name
+  value       = local.queue_name_effective
 }
 
 output "dead_letter_queue_url" {
   description = "URL of the dead-letter queue (the consumer's DEAD_LETTER_QUEUE_URL)."
-  value       = module.queue.dead_letter_queue_url
+  value       = local.dead_letter_queue_url
 }
 
 output "dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue."
-  value       = module.queue.dead_letter_queue_arn
+  value       = local.dead_letter_queue_arn
 }
 
 output "dead_letter_queue_name" {
   description = "Name of the dead-letter queue."
-  value       = module.queue.dead_letter_queue_name
+  value       = local.dead_letter_queue_name_effective
 }
 
 ################################################################################
@@ -136,12 +136,12 @@ output "dead_letter_queue_name" {
 
 output "event_bus_arn" {
   description = "ARN of the custom event bus."
-  value       = module.bus.event_bus_arn
+  value       = local.event_bus_arn
 }
 
 output "event_bus_name" {
   description = "Name of the custom event bus (EVENT_BUS_NAME)."
-  value       = module.bus.event_bus_name
+  value       = local.event_bus_name_effective
 }
 
 output "event_source" {
@@ -151,22 +151,22 @@ output "event_source" {
 
 output "event_bus_archive_arn" {
   description = "ARN of the bus's archive; null without one."
-  value       = module.bus.archive_arn
+  value       = try(module.bus[0].archive_arn, null)
 }
 
 output "event_bus_policy_json" {
   description = "The bus policy that lets subscriber accounts manage their own rules on the bus; null without subscribers."
-  value       = module.bus.event_bus_policy_json
+  value       = try(module.bus[0].event_bus_policy_json, null)
 }
 
 output "ssm_parameter_arns" {
   description = "ARNs of the discovery parameters ({ arn, info }, null when not created): what a subscriber in another account (the parameters shared with it) or in this same configuration passes as the subscription module's bus_arn_parameter."
-  value       = module.bus.ssm_parameter_arns
+  value       = try(module.bus[0].ssm_parameter_arns, { arn = null, info = null })
 }
 
 output "ssm_parameter_names" {
   description = "Discovery parameters: { arn = \"/eventbridge/services/<service>/arn\", info = \".../info\" } (null when not created)."
-  value       = module.bus.ssm_parameter_names
+  value       = try(module.bus[0].ssm_parameter_names, { arn = null, info = null })
 }
 
 ################################################################################
@@ -279,7 +279,7 @@ output "producer_environment" {
 output "alarm_arns" {
   description = "ARNs of the alarms by name (dead_letter_queue_depth, oldest_message_age, consumer_errors, consumer_throttles, consumer_duration, db_cpu, db_free_storage, db_connections); null or absent when not created."
   value = merge(
-    module.queue.alarm_arns,
+    try(module.queue[0].alarm_arns, {}),
     {
       consumer_errors    = module.consumer.errors_alarm_arn
       consumer_throttles = module.consumer.throttles_alarm_arn

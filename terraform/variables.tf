@@ -524,6 +524,56 @@ variable "db_ssl_root_cert" {
 # Queue
 ################################################################################
 
+variable "create_queue" {
+  description = "Create the events queue and its DLQ. Set false to bring your own: pass queue_arn, queue_url, dead_letter_queue_arn, dead_letter_queue_url (its redrive policy must use queue_max_receive_count and its visibility timeout at least consumer_timeout, six times advised)."
+  type        = bool
+  default     = true
+}
+
+variable "queue_arn" {
+  description = "ARN of an existing events queue (create_queue = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", coalesce(var.queue_arn, "-")))
+    error_message = "With create_queue = false, queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "queue_url" {
+  description = "URL of an existing events queue (create_queue = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^https://", coalesce(var.queue_url, "-")))
+    error_message = "With create_queue = false, queue_url must be the queue's https:// URL."
+  }
+}
+
+variable "dead_letter_queue_arn" {
+  description = "ARN of the existing queue's dead-letter queue (create_queue = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", coalesce(var.dead_letter_queue_arn, "-")))
+    error_message = "With create_queue = false, dead_letter_queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "dead_letter_queue_url" {
+  description = "URL of the existing queue's dead-letter queue (create_queue = false; the consumer's DEAD_LETTER_QUEUE_URL)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^https://", coalesce(var.dead_letter_queue_url, "-")))
+    error_message = "With create_queue = false, dead_letter_queue_url must be the queue's https:// URL."
+  }
+}
+
 variable "queue_name" {
   description = "Name of the events queue. Defaults to \"<name_prefix>-events-queue\"."
   type        = string
@@ -649,6 +699,23 @@ variable "queue_create_redrive_allow_policy" {
 ################################################################################
 # Bus
 ################################################################################
+
+variable "create_bus" {
+  description = "Create the event bus (and its archive and discovery parameters). Set false to publish to a bus you already run: pass event_bus_arn; no discovery parameters are created then."
+  type        = bool
+  default     = true
+}
+
+variable "event_bus_arn" {
+  description = "ARN of an existing custom bus (create_bus = false), in this account and region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_bus || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._-]{1,256}$", coalesce(var.event_bus_arn, "-")))
+    error_message = "With create_bus = false, event_bus_arn must be an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)."
+  }
+}
 
 variable "event_bus_name" {
   description = "Name of the custom event bus. Defaults to \"<name_prefix>-events-bus\"."

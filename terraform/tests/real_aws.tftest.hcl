@@ -363,3 +363,36 @@ run "consumer_package_both_or_neither" {
   }
   expect_failures = [var.consumer_package_path]
 }
+
+# Bring your own queue and bus (create_queue / create_bus = false).
+run "existing_queue_and_bus" {
+  command = apply
+  variables {
+    create_queue          = false
+    queue_arn             = "arn:aws:sqs:us-east-1:123456789012:legacy-events-queue"
+    queue_url             = "https://sqs.us-east-1.amazonaws.com/123456789012/legacy-events-queue"
+    dead_letter_queue_arn = "arn:aws:sqs:us-east-1:123456789012:legacy-events-dlq"
+    dead_letter_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/legacy-events-dlq"
+    create_bus            = false
+    event_bus_arn         = "arn:aws:events:us-east-1:123456789012:event-bus/kx-event-tracking-events-bus"
+  }
+
+  assert {
+    condition     = output.queue_name == "legacy-events-queue" && output.dead_letter_queue_name == "legacy-events-dlq" && output.event_bus_name == "kx-event-tracking-events-bus" && output.ssm_parameter_names.arn == null
+    error_message = "The given queue and bus are reported; no discovery parameters without the module's bus."
+  }
+  assert {
+    condition     = output.consumer_environment.DEAD_LETTER_QUEUE_URL == var.dead_letter_queue_url && output.consumer_environment.EVENT_BUS_NAME == "kx-event-tracking-events-bus" && output.producer_environment.EVENTS_QUEUE_URL == var.queue_url
+    error_message = "Consumer and producers are pointed at the given queue and bus."
+  }
+  assert {
+    condition     = { for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => s.Resource if contains(["ConsumeEventsQueue", "PutEventsOnBus"], s.Sid) } == { ConsumeEventsQueue = [var.queue_arn], PutEventsOnBus = [var.event_bus_arn] }
+    error_message = "The consumer is granted the given queue and bus."
+  }
+}
+
+run "existing_queue_needs_its_arns" {
+  command         = plan
+  variables { create_queue = false }
+  expect_failures = [var.queue_arn, var.queue_url, var.dead_letter_queue_arn, var.dead_letter_queue_url]
+}
