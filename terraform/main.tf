@@ -76,9 +76,12 @@ module "network" {
   azs                = var.vpc_azs
   single_nat_gateway = var.vpc_single_nat_gateway
   enable_nat_gateway = var.vpc_enable_nat_gateway
-  vpc_id             = var.vpc_id
-  private_subnet_ids = var.private_subnet_ids
-  public_subnet_ids  = var.public_subnet_ids
+
+  create_vpc_endpoints  = var.vpc_create_endpoints
+  vpc_endpoint_services = var.vpc_endpoint_services
+  vpc_id                = var.vpc_id
+  private_subnet_ids    = var.private_subnet_ids
+  public_subnet_ids     = var.public_subnet_ids
 
   database_port                       = var.db_port
   create_database_security_group      = var.create_database

@@ -17,6 +17,11 @@ output "nat_gateway_ids" {
   value       = module.network.nat_gateway_ids
 }
 
+output "vpc_endpoint_ids" {
+  description = "IDs of the interface VPC endpoints by service; empty without vpc_create_endpoints."
+  value       = module.network.vpc_endpoint_ids
+}
+
 output "private_subnet_ids" {
   description = "IDs of the private subnets of the consumer and the database."
   value       = module.network.private_subnet_ids

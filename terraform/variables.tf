@@ -70,6 +70,18 @@ variable "vpc_enable_nat_gateway" {
   default     = true
 }
 
+variable "vpc_create_endpoints" {
+  description = "Interface VPC endpoints (vpc_endpoint_services) in the private subnets, so the consumer reaches Secrets Manager, SQS and EventBridge without a NAT gateway (then vpc_enable_nat_gateway = false saves the NAT; X-Ray tracing needs the xray endpoint too). Each endpoint costs per AZ-hour."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_endpoint_services" {
+  description = "Services of the interface endpoints (vpc_create_endpoints): secretsmanager, sqs, events; add ssm, xray as needed."
+  type        = list(string)
+  default     = ["secretsmanager", "sqs", "events"]
+}
+
 variable "consumer_security_group_name" {
   description = "Name of the consumer's security group. Defaults to \"<name_prefix>-lambda-sg\"."
   type        = string

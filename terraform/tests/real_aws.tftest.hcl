@@ -392,7 +392,27 @@ run "existing_queue_and_bus" {
 }
 
 run "existing_queue_needs_its_arns" {
-  command         = plan
+  command = plan
   variables { create_queue = false }
   expect_failures = [var.queue_arn, var.queue_url, var.dead_letter_queue_arn, var.dead_letter_queue_url]
+}
+
+# VPC endpoints instead of (or besides) the NAT gateway.
+run "vpc_endpoints_without_nat" {
+  command = apply
+  module { source = "./modules/network" }
+
+  variables {
+    create_vpc_endpoints = true
+    enable_nat_gateway   = false
+  }
+
+  assert {
+    condition     = toset(keys(aws_vpc_endpoint.this)) == toset(["secretsmanager", "sqs", "events"]) && aws_vpc_endpoint.this["sqs"].service_name == "com.amazonaws.us-east-1.sqs" && aws_vpc_endpoint.this["sqs"].private_dns_enabled == true && length(aws_nat_gateway.this) == 0
+    error_message = "Interface endpoints for the consumer's services with private DNS, no NAT gateway."
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.endpoints_from_consumer[0].referenced_security_group_id == aws_security_group.consumer[0].id && aws_vpc_security_group_ingress_rule.endpoints_from_consumer[0].from_port == 443
+    error_message = "The endpoints admit HTTPS from the consumer only."
+  }
 }

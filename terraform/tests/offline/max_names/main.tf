@@ -25,6 +25,8 @@ module "kx_events" {
   vpc_azs                = ["us-east-1a", "us-east-1b"]
 
   vpc_single_nat_gateway          = false
+  vpc_create_endpoints            = true
+  vpc_endpoint_services           = ["secretsmanager", "sqs", "events", "ssm", "xray"]
   db_monitoring_interval          = 60
   db_performance_insights_enabled = true
   db_multi_az                     = true
