@@ -74,6 +74,16 @@ cmd_lint() {
   log "terraform fmt -check -recursive terraform"
   terraform fmt -check -recursive -diff "$tf_root" || die "terraform fmt: run terraform fmt -recursive terraform"
 
+  # One provider floor everywhere: 5.70 is the first release with tags on
+  # aws_lambda_event_source_mapping (see versions.tf); this mirror has 5.100 only.
+  log "every versions.tf requires hashicorp/aws >= 5.70, < 6.0 and terraform >= 1.9"
+  local f bad=0
+  while read -r f; do
+    grep -q 'version = ">= 5.70, < 6.0"' "$f" && grep -q 'required_version = ">= 1.9"' "$f" \
+      || { log "  ${f#"$root"/}: provider or terraform constraint differs"; bad=1; }
+  done < <(find "$tf_root" -name versions.tf -not -path '*/.terraform/*')
+  [ "$bad" = 0 ] || die "versions.tf constraints differ"
+
   local dir
   while read -r dir; do
     log "validate ${dir#"$root"/}"
@@ -172,7 +182,6 @@ cmd_plan_offline() {
     export AWS_ACCESS_KEY_ID=AKIAOFFLINEPLANONLY00 AWS_SECRET_ACCESS_KEY=offline-plan-not-a-secret AWS_REGION=us-east-1
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
     offline_plan complete "$work/examples/complete" -var "consumer_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]'
-    offline_plan complete-emulator "$work/examples/complete" -var "consumer_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]' -var emulator=true
     offline_plan existing-vpc "$work/examples/existing-vpc" -var "consumer_package_path=$zip" \
       -var vpc_id=vpc-0123456789abcdef0 -var 'private_subnet_ids=["subnet-0aaaaaaaaaaaaaaaa","subnet-0bbbbbbbbbbbbbbbb"]'
     offline_plan local "$work/examples/local" -var "consumer_package_path=$zip" -var aws_endpoint_url=http://127.0.0.1:9 -var db_password=offline
