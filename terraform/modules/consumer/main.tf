@@ -14,7 +14,7 @@ locals {
   app_role_secret_arn  = try(aws_secretsmanager_secret.app_role[0].arn, null)
   runtime_secret_arn   = local.create_app_role ? local.app_role_secret_arn : var.db_secret_arn
   use_s3_package       = var.s3_bucket != null
-  package_hash         = local.use_s3_package ? var.source_code_hash : coalesce(var.source_code_hash, try(filebase64sha256(var.package_path), null))
+  package_hash         = local.use_s3_package || var.source_code_hash != null ? var.source_code_hash : filebase64sha256(var.package_path)
   secret_kms_key_arns  = [for k in [var.app_role_secret_kms_key_id] : k if k != null]
   consumer_kms_arns    = distinct(concat(var.kms_key_arns, local.secret_kms_key_arns))
   migrate_kms_key_arns = distinct(concat(var.db_secret_kms_key_arns, local.secret_kms_key_arns))
@@ -268,11 +268,15 @@ resource "aws_lambda_function" "this" {
 
   tags = merge({ Name = var.function_name }, var.tags)
 
-  # The log group (with its retention) and the permissions must exist before the first invocation.
+  # The log group (with its retention) and the permissions must exist before the first invocation;
+  # and the migrations must have run (and written the application role's secret) before the
+  # consumer is created or switched to that secret with KX_MIGRATE=off: an existing mapping would
+  # otherwise invoke it with a secret that has no value yet.
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,
     aws_iam_role_policy.vpc_access,
+    aws_lambda_invocation.migrate,
   ]
 }
 
