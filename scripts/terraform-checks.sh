@@ -4,7 +4,14 @@
 #   scripts/terraform-checks.sh lint        terraform fmt -check, init + validate of every module and
 #                                           example, checkov -d terraform (zero failed checks, every
 #                                           skip with an inline reason), README tables up to date
-#   scripts/terraform-checks.sh test        terraform test in terraform/ (mock_provider "aws")
+#   scripts/terraform-checks.sh test        terraform test in terraform/ (mock_provider "aws"), then
+#                                           plan-offline
+#   scripts/terraform-checks.sh plan-offline
+#                                           terraform plan of every example and of
+#                                           tests/offline/max_names with the REAL aws provider,
+#                                           offline: fake credentials, no API call, so the
+#                                           provider's own validation of names, ARNs and values
+#                                           runs (what the mock provider and moto cannot see)
 #   scripts/terraform-checks.sh apply-moto  apply examples/complete and examples/local against the
 #                                           moto server at AWS_ENDPOINT_URL (scripts/services.sh up),
 #                                           check outputs, SSM discovery and routing with boto3,
@@ -67,6 +74,16 @@ cmd_lint() {
   log "terraform fmt -check -recursive terraform"
   terraform fmt -check -recursive -diff "$tf_root" || die "terraform fmt: run terraform fmt -recursive terraform"
 
+  # One provider floor everywhere: 5.70 is the first release with tags on
+  # aws_lambda_event_source_mapping (see versions.tf); this mirror has 5.100 only.
+  log "every versions.tf requires hashicorp/aws >= 5.70, < 6.0 and terraform >= 1.9"
+  local f bad=0
+  while read -r f; do
+    grep -q 'version = ">= 5.70, < 6.0"' "$f" && grep -q 'required_version = ">= 1.9"' "$f" \
+      || { log "  ${f#"$root"/}: provider or terraform constraint differs"; bad=1; }
+  done < <(find "$tf_root" -name versions.tf -not -path '*/.terraform/*')
+  [ "$bad" = 0 ] || die "versions.tf constraints differ"
+
   local dir
   while read -r dir; do
     log "validate ${dir#"$root"/}"
@@ -97,7 +114,7 @@ sys.exit(1 if failed else 0)
 PY
   [ "$rc" = 0 ] || die "checkov exited $rc"
 
-  log "terraform/README.md tables match variables.tf and outputs.tf"
+  log "README tables (terraform/, modules/*, examples/*) match versions.tf, variables.tf and outputs.tf"
   python3 "$tf_root/tools/readme_tables.py" --check || die "README tables out of date"
   log "lint ok in $(( $(now) - t0 )) s"
 }
@@ -112,6 +129,65 @@ cmd_test() {
   log "terraform test (terraform/tests, mock_provider aws)"
   terraform -chdir="$tf_root" test -no-color
   log "test ok in $(( $(now) - t0 )) s"
+  cmd_plan_offline
+}
+
+################################################################################
+# plan-offline
+################################################################################
+
+# Plans run in a copy of terraform/ (the examples get an override file for their provider block),
+# with a plugin cache so that only the first init copies the provider. The provider is told to
+# make no call at all: fake credentials, no STS, no metadata API, no region check; the examples
+# are given every value a data source would otherwise fetch (availability zones).
+offline_plan() { # name dir [plan args]
+  local name=$1 dir=$2; shift 2
+  local out="$state_root/offline/$name.log" t
+  t=$(now)
+  (cd "$dir" && terraform init -backend=false -input=false -no-color >"$out.init" 2>&1) \
+    || { cat "$out.init" >&2; die "plan-offline $name: init failed"; }
+  if ! terraform -chdir="$dir" plan -refresh=false -lock=false -input=false -no-color "$@" >"$out" 2>&1; then
+    grep -A12 -E '^(Error|│ Error)' "$out" >&2 || tail -30 "$out" >&2
+    die "plan-offline $name: the real provider rejects the plan (log: $out)"
+  fi
+  log "plan-offline $name: $(grep -E '^Plan:' "$out" || echo 'no changes') ($(( $(now) - t )) s)"
+}
+
+cmd_plan_offline() {
+  local t0; t0=$(now)
+  local work="$state_root/offline/terraform"
+  rm -rf "$state_root/offline"
+  mkdir -p "$work" "$state_root/plugin-cache"
+  (cd "$tf_root" && tar --exclude=.terraform --exclude='.terraform.lock.hcl' --exclude='terraform.tfstate*' -cf - .) | (cd "$work" && tar -xf -)
+  if [ -d "$plugin_dir" ]; then
+    printf 'plugin_cache_dir = "%s"\nprovider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' \
+      "$state_root/plugin-cache" "$plugin_dir" >"$state_root/offline/terraformrc"
+  else
+    printf 'plugin_cache_dir = "%s"\n' "$state_root/plugin-cache" >"$state_root/offline/terraformrc"
+  fi
+  local override='provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+}'
+  local ex
+  for ex in complete existing-vpc local; do
+    printf '%s\n' "$override" >"$work/examples/$ex/zz_offline_override.tf"
+  done
+  local zip="$work/tests/fixtures/package.placeholder"
+  (
+    export TF_CLI_CONFIG_FILE="$state_root/offline/terraformrc"
+    export AWS_ACCESS_KEY_ID=AKIAOFFLINEPLANONLY00 AWS_SECRET_ACCESS_KEY=offline-plan-not-a-secret AWS_REGION=us-east-1
+    unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+    offline_plan complete "$work/examples/complete" -var "consumer_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]'
+    offline_plan existing-vpc "$work/examples/existing-vpc" -var "consumer_package_path=$zip" \
+      -var vpc_id=vpc-0123456789abcdef0 -var 'private_subnet_ids=["subnet-0aaaaaaaaaaaaaaaa","subnet-0bbbbbbbbbbbbbbbb"]'
+    offline_plan local "$work/examples/local" -var "consumer_package_path=$zip" -var aws_endpoint_url=http://127.0.0.1:9 -var db_password=offline
+    offline_plan max-names "$work/tests/offline/max_names"
+  )
+  log "plan-offline ok in $(( $(now) - t0 )) s"
 }
 
 ################################################################################
@@ -301,6 +377,8 @@ sqs, ssm, events, lam = client("sqs"), client("ssm"), client("events"), client("
 service = f"{prefix}-svc"
 env_keys = {"DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME",
             "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"}
+if example == "complete":
+    env_keys = env_keys | {"KX_MIGRATE"}
 
 
 def applied():
@@ -313,10 +391,10 @@ def applied():
     for k in seed_exports:
         check(o.get(k) not in (None, "", []), f"output {k} is set")
 
-    # Queues: visibility 300, redrive to the DLQ after 3, 14-day DLQ, SSE, TLS-only policy.
+    # Queues: visibility 360 (6x the 60 s function timeout), redrive to the DLQ after 3, 14-day DLQ, SSE, TLS-only policy.
     qa = sqs.get_queue_attributes(QueueUrl=o["queue_url"], AttributeNames=["All"])["Attributes"]
     da = sqs.get_queue_attributes(QueueUrl=o["dead_letter_queue_url"], AttributeNames=["All"])["Attributes"]
-    check(qa["VisibilityTimeout"] == "300", "events queue visibility timeout 300 s")
+    check(qa["VisibilityTimeout"] == "360", "events queue visibility timeout 360 s (6x the function timeout)")
     rp = json.loads(qa.get("RedrivePolicy", "{}"))
     check(rp.get("deadLetterTargetArn") == da["QueueArn"] and int(rp.get("maxReceiveCount", 0)) == 3,
           "redrive to the DLQ after 3 receives")
@@ -347,11 +425,27 @@ def applied():
           "consumer is provided.al2023/arm64/bootstrap")
     check(fn.get("Environment", {}).get("Variables") == env, "function environment == consumer_environment output")
     check(env["EVENT_BUS_NAME"] == o["event_bus_name"] and env["DEAD_LETTER_QUEUE_URL"] == o["dead_letter_queue_url"]
-          and env["MAX_RECEIVE_COUNT"] == "3" and env["DB_SECRET_ARN"] == o["db_secret_arn"], "consumer env points at the stack")
+          and env["MAX_RECEIVE_COUNT"] == "3" and env["DB_SECRET_ARN"] == o["consumer_db_secret_arn"], "consumer env points at the stack")
+    if example == "complete":
+        # The consumer logs in as its own role; the migrate function (never invoked by moto) has the master's.
+        check(o["consumer_db_secret_arn"] != o["db_secret_arn"] and env.get("KX_MIGRATE") == "off",
+              "consumer uses the application role's secret, KX_MIGRATE=off")
+        mig = lam.get_function(FunctionName=o["migrate_function_name"])["Configuration"]
+        menv = mig.get("Environment", {}).get("Variables", {})
+        check(menv.get("KX_MODE") == "migrate" and menv.get("DB_SECRET_ARN") == o["db_secret_arn"]
+              and menv.get("KX_APP_ROLE_SECRET_ARN") == o["consumer_db_secret_arn"] and menv.get("KX_APP_ROLE_NAME") == "kx_events_consumer",
+              "migrate function: KX_MODE=migrate, master secret, application role secret and name")
+        desc = client("secretsmanager").describe_secret(SecretId=o["consumer_db_secret_arn"])
+        check(not desc.get("VersionIdsToStages"), "application role secret created without a value (the migrate function writes it)")
+    else:
+        check(env["DB_SECRET_ARN"] == o["db_secret_arn"] and "KX_MIGRATE" not in env, "existing database: its secret, KX_MIGRATE default")
     # Filtered here: moto's FunctionName filter matches ARNs only.
     esms = [m for m in lam.list_event_source_mappings()["EventSourceMappings"] if m.get("FunctionArn") == fn["FunctionArn"]]
     check(len(esms) == 1 and esms[0]["State"] in ("Disabled", "Disabling") and esms[0]["BatchSize"] == 100
           and esms[0].get("MaximumBatchingWindowInSeconds") == 1, "mapping: disabled (moto), batch 100, window 1 s")
+    if example == "complete":
+        check(esms and esms[0].get("ScalingConfig", {}).get("MaximumConcurrency") == 56,
+              "mapping: maximum concurrency 56 (half of db.t4g.micro's 112 connections)")
     check(esms and esms[0].get("FunctionResponseTypes") == ["ReportBatchItemFailures"], "mapping reports batch item failures")
 
     # Database secret readable.
@@ -360,7 +454,9 @@ def applied():
 
     # Alarms.
     alarms = [a["AlarmName"] for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
-    check(len(alarms) == 3, f"three alarms (DLQ depth, oldest message age, errors): {alarms}")
+    # Queue (2) + consumer errors/throttles/duration (3) + the subscription's (2); complete adds RDS CPU/storage/connections (3).
+    expected = 10 if example == "complete" else 7
+    check(len(alarms) == expected, f"{expected} alarms (queue, consumer, subscription{', database' if example == 'complete' else ''}): {alarms}")
 
     # Producers.
     penv = o["producer_environment"]
@@ -372,6 +468,9 @@ def applied():
         check(rds["Engine"] == "postgres" and rds["EngineVersion"].startswith("16"), "RDS PostgreSQL 16")
         check(rds["PubliclyAccessible"] is False and rds["StorageEncrypted"] is True and rds["BackupRetentionPeriod"] == 7,
               "RDS private, encrypted, 7 days of backups")
+        groups = {g["logGroupName"]: g for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/rds/instance/{prefix}-db/")["logGroups"]}
+        check(set(groups) == {f"/aws/rds/instance/{prefix}-db/postgresql", f"/aws/rds/instance/{prefix}-db/upgrade"}
+              and all(g.get("retentionInDays") == 30 for g in groups.values()), "RDS log groups managed, 30 days retention")
         check(rds.get("MasterUserSecret", {}).get("SecretArn") == o["db_secret_arn"], "db_secret_arn is the RDS-managed secret")
         check(o["db_instance_endpoint"] == rds["Endpoint"]["Address"] and o["db_instance_port"] == rds["Endpoint"]["Port"],
               "db_instance_endpoint/port are the instance's")
@@ -417,6 +516,7 @@ def destroyed():
     left += [f"parameter {p['Name']}" for p in ssm.get_parameters_by_path(Path=f"/eventbridge/services/{service}", Recursive=True).get("Parameters", [])]
     left += [f"alarm {a['AlarmName']}" for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}").get("logGroups", [])]
+    left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/rds/instance/{prefix}").get("logGroups", [])]
     left += [f"role {r['RoleName']}" for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
     left += [f"policy {p['PolicyName']}" for p in client("iam").list_policies(Scope="Local")["Policies"] if p["PolicyName"].startswith(prefix)]
     left += [f"topic {t['TopicArn']}" for t in client("sns").list_topics().get("Topics", []) if t["TopicArn"].split(":")[-1].startswith(prefix)]
@@ -480,7 +580,8 @@ cmd_apply_moto() {
 case "${1:-}" in
   lint) cmd_lint ;;
   test) cmd_test ;;
+  plan-offline) cmd_plan_offline ;;
   apply-moto) shift; cmd_apply_moto "$@" ;;
   all) cmd_lint; cmd_test; cmd_apply_moto ;;
-  *) echo "usage: $0 lint|test|apply-moto [complete|local ...]|all" >&2; exit 2 ;;
+  *) echo "usage: $0 lint|test|plan-offline|apply-moto [complete|local ...]|all" >&2; exit 2 ;;
 esac

@@ -1,18 +1,69 @@
 locals {
-  vpc_name                = coalesce(var.vpc_name, "${var.name_prefix}-vpc")
-  db_instance_identifier  = coalesce(var.db_instance_identifier, "${var.name_prefix}-db")
-  queue_name              = coalesce(var.queue_name, "${var.name_prefix}-events-queue")
-  dead_letter_queue_name  = coalesce(var.dead_letter_queue_name, "${var.name_prefix}-events-dlq")
-  event_bus_name          = coalesce(var.event_bus_name, "${var.name_prefix}-events-bus")
-  consumer_function_name  = coalesce(var.consumer_function_name, "${var.name_prefix}-events-consumer")
-  consumer_package_path   = coalesce(var.consumer_package_path, "${path.module}/../target/lambda/bootstrap/bootstrap.zip")
-  kms_key_arn_pattern     = "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/"
-  queue_kms_key_arns      = var.queue_kms_master_key_id != null && can(regex(local.kms_key_arn_pattern, coalesce(var.queue_kms_master_key_id, "-"))) ? [var.queue_kms_master_key_id] : []
-  db_secret_kms_key_arns  = [for k in [var.db_master_user_secret_kms_key_id, var.db_secret_kms_key_arn] : k if k != null && can(regex(local.kms_key_arn_pattern, coalesce(k, "-")))]
-  database_host           = var.create_database ? module.database[0].db_instance_endpoint : var.db_host
-  database_port           = var.create_database ? module.database[0].db_instance_port : var.db_port
+  vpc_name               = coalesce(var.vpc_name, "${var.name_prefix}-vpc")
+  db_instance_identifier = coalesce(var.db_instance_identifier, "${var.name_prefix}-db")
+  queue_name             = coalesce(var.queue_name, "${var.name_prefix}-events-queue")
+  dead_letter_queue_name = coalesce(var.dead_letter_queue_name, "${var.name_prefix}-events-dlq")
+  event_bus_name         = coalesce(var.event_bus_name, "${var.name_prefix}-events-bus")
+  consumer_function_name = coalesce(var.consumer_function_name, "${var.name_prefix}-events-consumer")
+  # 6x the function timeout, as AWS advises for an SQS event source.
+  queue_visibility_timeout_seconds = coalesce(var.queue_visibility_timeout_seconds, 6 * var.consumer_timeout)
+
+  kms_key_arn_pattern    = "^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/"
+  queue_kms_key_arns     = var.queue_kms_master_key_id != null && can(regex(local.kms_key_arn_pattern, coalesce(var.queue_kms_master_key_id, "-"))) ? [var.queue_kms_master_key_id] : []
+  db_secret_kms_key_arns = [for k in [var.create_database ? var.db_master_user_secret_kms_key_id : var.db_secret_kms_key_arn] : k if k != null]
+  database_host          = var.create_database ? module.database[0].db_instance_endpoint : var.db_host
+  database_port          = var.create_database ? module.database[0].db_instance_port : var.db_port
+  # The owner's secret: the RDS-managed master secret, or the one passed in.
   database_secret_arn     = var.create_database ? module.database[0].db_instance_master_user_secret_arn : var.db_secret_arn
   database_security_group = var.create_database ? module.network.database_security_group_id : var.db_security_group_id
+
+  # The consumer's own login role (migrate function + secret), by default with the module's RDS.
+  create_app_role = coalesce(var.create_db_app_role, var.create_database)
+}
+
+# Existing queue or bus (create_queue / create_bus = false): their identifiers come from inputs.
+locals {
+  queue_url                        = var.create_queue ? module.queue[0].queue_url : var.queue_url
+  queue_arn                        = var.create_queue ? module.queue[0].queue_arn : var.queue_arn
+  queue_name_effective             = var.create_queue ? module.queue[0].queue_name : element(split(":", var.queue_arn), 5)
+  dead_letter_queue_url            = var.create_queue ? module.queue[0].dead_letter_queue_url : var.dead_letter_queue_url
+  dead_letter_queue_arn            = var.create_queue ? module.queue[0].dead_letter_queue_arn : var.dead_letter_queue_arn
+  dead_letter_queue_name_effective = var.create_queue ? module.queue[0].dead_letter_queue_name : element(split(":", var.dead_letter_queue_arn), 5)
+  event_bus_arn                    = var.create_bus ? module.bus[0].event_bus_arn : var.event_bus_arn
+  event_bus_name_effective         = var.create_bus ? module.bus[0].event_bus_name : element(split("/", var.event_bus_arn), 1)
+}
+
+################################################################################
+# Database connection budget -> the mapping's maximum concurrency
+################################################################################
+
+# RDS for PostgreSQL sets max_connections = LEAST({DBInstanceClassMemory/9531392}, 5000). Each
+# consumer sandbox holds one connection, so the mapping's maximum_concurrency is the number of
+# connections the consumer may take: a share (consumer_db_connection_share) of that budget,
+# leaving the rest for the migrate function, operators and other clients, and for the memory
+# RDS keeps for itself (DBInstanceClassMemory is somewhat below the class's nominal memory, which
+# is what this table knows).
+locals {
+  db_class_parts = split(".", var.db_instance_class)
+  db_class_size  = try(local.db_class_parts[2], "")
+  db_class_kind  = substr(try(local.db_class_parts[1], ""), 0, 1)
+  # GiB of the burstable classes by size; of the others per "large" unit (m: 8, r: 16, x: 32, z: 16).
+  db_t_class_gib   = { micro = 1, small = 2, medium = 4, large = 8, xlarge = 16, "2xlarge" = 32 }
+  db_gib_per_large = { m = 8, r = 16, x = 32, z = 16 }
+  db_large_units   = { large = 1, xlarge = 2, "2xlarge" = 4, "4xlarge" = 8, "8xlarge" = 16, "12xlarge" = 24, "16xlarge" = 32, "24xlarge" = 48, "32xlarge" = 64 }
+  db_class_gib = (
+    local.db_class_kind == "t" ? lookup(local.db_t_class_gib, local.db_class_size, null) :
+    try(local.db_gib_per_large[local.db_class_kind] * local.db_large_units[local.db_class_size], null)
+  )
+  db_max_connections = (
+    var.db_max_connections != null ? var.db_max_connections :
+    var.create_database && local.db_class_gib != null ? min(floor(local.db_class_gib * 1073741824 / 9531392), 5000) : null
+  )
+  derived_maximum_concurrency = local.db_max_connections == null ? null : max(2, min(1000,
+    floor(local.db_max_connections * var.consumer_db_connection_share),
+    var.consumer_reserved_concurrent_executions >= 2 ? var.consumer_reserved_concurrent_executions : 1000,
+  ))
+  consumer_maximum_concurrency = var.consumer_maximum_concurrency != null ? var.consumer_maximum_concurrency : local.derived_maximum_concurrency
 }
 
 module "network" {
@@ -24,14 +75,20 @@ module "network" {
   vpc_cidr           = var.vpc_cidr
   azs                = var.vpc_azs
   single_nat_gateway = var.vpc_single_nat_gateway
-  vpc_id             = var.vpc_id
-  private_subnet_ids = var.private_subnet_ids
-  public_subnet_ids  = var.public_subnet_ids
+  enable_nat_gateway = var.vpc_enable_nat_gateway
+
+  create_vpc_endpoints  = var.vpc_create_endpoints
+  vpc_endpoint_services = var.vpc_endpoint_services
+  vpc_id                = var.vpc_id
+  private_subnet_ids    = var.private_subnet_ids
+  public_subnet_ids     = var.public_subnet_ids
 
   database_port                       = var.db_port
   create_database_security_group      = var.create_database
   database_ingress_security_group_ids = var.db_ingress_security_group_ids
   existing_database_security_group_id = var.create_database ? null : var.db_security_group_id
+  consumer_security_group_name        = var.consumer_security_group_name
+  database_security_group_name        = var.db_security_group_name
 
   tags = var.tags
 }
@@ -61,28 +118,49 @@ module "database" {
   monitoring_interval           = var.db_monitoring_interval
   apply_immediately             = var.db_apply_immediately
 
+  backup_window                        = var.db_backup_window
+  maintenance_window                   = var.db_maintenance_window
+  iam_database_authentication_enabled  = var.db_iam_database_authentication_enabled
+  enabled_cloudwatch_logs_exports      = var.db_enabled_cloudwatch_logs_exports
+  log_retention_in_days                = var.db_log_retention_in_days
+  log_kms_key_id                       = var.db_log_kms_key_id
+  log_min_duration_statement_ms        = var.db_log_min_duration_statement_ms
+  performance_insights_kms_key_id      = var.db_performance_insights_kms_key_id
+  monitoring_role_permissions_boundary = var.consumer_role_permissions_boundary
+
+  create_alarms                     = var.create_alarms
+  alarm_sns_topic_arn               = var.alarm_sns_topic_arn
+  cpu_utilization_threshold_percent = var.db_cpu_utilization_threshold_percent
+  free_storage_threshold_bytes      = var.db_free_storage_threshold_bytes
+  connections_threshold             = local.db_max_connections == null ? null : floor(local.db_max_connections * 0.8)
+
   tags = var.tags
 }
 
 module "queue" {
   source = "./modules/queue"
+  count  = var.create_queue ? 1 : 0
 
   name                                        = local.queue_name
   dead_letter_queue_name                      = local.dead_letter_queue_name
-  visibility_timeout_seconds                  = var.queue_visibility_timeout_seconds
+  visibility_timeout_seconds                  = local.queue_visibility_timeout_seconds
   message_retention_seconds                   = var.queue_message_retention_seconds
   dead_letter_queue_message_retention_seconds = var.dead_letter_queue_message_retention_seconds
   max_receive_count                           = var.queue_max_receive_count
   kms_master_key_id                           = var.queue_kms_master_key_id
   create_redrive_allow_policy                 = var.queue_create_redrive_allow_policy
+  queue_policy_statements                     = var.queue_policy_statements
   create_alarms                               = var.create_alarms
   alarm_sns_topic_arn                         = var.alarm_sns_topic_arn
+  dead_letter_queue_depth_threshold           = var.queue_dead_letter_queue_depth_threshold
+  oldest_message_age_threshold_seconds        = var.queue_oldest_message_age_threshold_seconds
 
   tags = var.tags
 }
 
 module "bus" {
   source = "./modules/bus"
+  count  = var.create_bus ? 1 : 0
 
   name                   = local.event_bus_name
   service_name           = var.service_name
@@ -90,6 +168,12 @@ module "bus" {
   create_ssm_parameters  = var.create_ssm_parameters
   create_archive         = var.event_bus_archive_enabled
   archive_retention_days = var.event_bus_archive_retention_days
+  archive_event_pattern  = var.event_bus_archive_event_pattern
+  ssm_parameter_prefix   = var.ssm_parameter_prefix
+  ssm_parameter_tier     = var.ssm_parameter_tier
+
+  subscriber_account_ids     = var.bus_subscriber_account_ids
+  subscriber_organization_id = var.bus_subscriber_organization_id
 
   tags = var.tags
 }
@@ -97,8 +181,13 @@ module "bus" {
 module "consumer" {
   source = "./modules/consumer"
 
-  function_name                  = local.consumer_function_name
-  package_path                   = local.consumer_package_path
+  function_name     = local.consumer_function_name
+  package_path      = var.consumer_package_path
+  s3_bucket         = var.consumer_s3_bucket
+  s3_key            = var.consumer_s3_key
+  s3_object_version = var.consumer_s3_object_version
+  source_code_hash  = var.consumer_source_code_hash
+
   architecture                   = var.consumer_architecture
   memory_size                    = var.consumer_memory_size
   timeout                        = var.consumer_timeout
@@ -106,19 +195,22 @@ module "consumer" {
   tracing_enabled                = var.consumer_tracing_enabled
   kms_key_arn                    = var.consumer_kms_key_arn
   log_retention_in_days          = var.consumer_log_retention_in_days
+  log_kms_key_id                 = var.consumer_log_kms_key_id
   environment_variables          = var.consumer_environment_variables
+  role_permissions_boundary      = var.consumer_role_permissions_boundary
+  code_signing_config_arn        = var.consumer_code_signing_config_arn
 
   # Decided on inputs, known at plan time: in a VPC whenever there is one.
   subnet_ids         = var.create_vpc || var.vpc_id != null ? module.network.private_subnet_ids : []
   security_group_ids = compact([module.network.consumer_security_group_id])
 
-  queue_arn                        = module.queue.queue_arn
-  queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
-  dead_letter_queue_arn            = module.queue.dead_letter_queue_arn
-  dead_letter_queue_url            = module.queue.dead_letter_queue_url
-  max_receive_count                = module.queue.max_receive_count
-  event_bus_arn                    = module.bus.event_bus_arn
-  event_bus_name                   = module.bus.event_bus_name
+  queue_arn                        = local.queue_arn
+  queue_visibility_timeout_seconds = local.queue_visibility_timeout_seconds
+  dead_letter_queue_arn            = local.dead_letter_queue_arn
+  dead_letter_queue_url            = local.dead_letter_queue_url
+  max_receive_count                = var.queue_max_receive_count
+  event_bus_arn                    = local.event_bus_arn
+  event_bus_name                   = local.event_bus_name_effective
   event_source                     = var.event_source
   db_secret_arn                    = local.database_secret_arn
   db_host                          = local.database_host
@@ -126,16 +218,28 @@ module "consumer" {
   db_name                          = var.db_name
   db_sslmode                       = var.db_sslmode
   db_ssl_root_cert                 = var.db_ssl_root_cert
-  kms_key_arns                     = concat(local.queue_kms_key_arns, local.db_secret_kms_key_arns)
+  # The consumer reads the owner's secret itself only without the application role.
+  kms_key_arns           = concat(local.queue_kms_key_arns, local.create_app_role ? [] : local.db_secret_kms_key_arns)
+  db_secret_kms_key_arns = local.db_secret_kms_key_arns
+
+  create_app_role             = local.create_app_role
+  app_role_name               = var.db_app_role_name
+  app_role_secret_name_prefix = "${var.name_prefix}-consumer-db-"
+  app_role_secret_kms_key_id  = try(local.db_secret_kms_key_arns[0], null)
+  run_migrations_on_apply     = var.run_migrations_on_apply
+  migration_trigger           = var.consumer_migration_trigger
 
   batch_size                         = var.consumer_batch_size
   maximum_batching_window_in_seconds = var.consumer_maximum_batching_window_in_seconds
-  maximum_concurrency                = var.consumer_maximum_concurrency
+  maximum_concurrency                = local.consumer_maximum_concurrency
   event_source_mapping_enabled       = var.consumer_event_source_mapping_enabled
   sweep_schedule_expression          = var.consumer_sweep_schedule_expression
 
-  create_alarms       = var.create_alarms
-  alarm_sns_topic_arn = var.alarm_sns_topic_arn
+  create_alarms              = var.create_alarms
+  alarm_sns_topic_arn        = var.alarm_sns_topic_arn
+  errors_threshold           = var.consumer_errors_threshold
+  throttles_threshold        = var.consumer_throttles_threshold
+  duration_threshold_percent = var.consumer_duration_threshold_percent
 
   tags = var.tags
 }
@@ -143,8 +247,8 @@ module "consumer" {
 locals {
   # What a producer Lambda needs, so nobody writes it by hand as the seed made them do.
   producer_environment = {
-    EVENTS_QUEUE_URL = module.queue.queue_url
-    EVENT_BUS_NAME   = module.bus.event_bus_name
+    EVENTS_QUEUE_URL = local.queue_url
+    EVENT_BUS_NAME   = local.event_bus_name_effective
     EVENT_SOURCE     = var.event_source
   }
 
@@ -156,13 +260,14 @@ locals {
           Sid      = "EnqueueTrackedEvents"
           Effect   = "Allow"
           Action   = ["sqs:SendMessage"]
-          Resource = [module.queue.queue_arn]
+          Resource = [local.queue_arn]
         },
         {
-          Sid      = "PutEventsRealTime"
-          Effect   = "Allow"
-          Action   = ["events:PutEvents"]
-          Resource = [module.bus.event_bus_arn]
+          Sid       = "PutEventsRealTime"
+          Effect    = "Allow"
+          Action    = ["events:PutEvents"]
+          Resource  = [local.event_bus_arn]
+          Condition = { StringEquals = { "events:source" = [var.event_source] } }
         },
       ],
       length(local.queue_kms_key_arns) == 0 ? [] : [

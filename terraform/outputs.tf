@@ -7,6 +7,21 @@ output "vpc_id" {
   value       = module.network.vpc_id
 }
 
+output "vpc_cidr_block" {
+  description = "CIDR block of the created VPC; null when the VPC was passed in."
+  value       = module.network.vpc_cidr_block
+}
+
+output "nat_gateway_ids" {
+  description = "IDs of the NAT gateways created (one, or one per AZ with vpc_single_nat_gateway = false)."
+  value       = module.network.nat_gateway_ids
+}
+
+output "vpc_endpoint_ids" {
+  description = "IDs of the interface VPC endpoints by service; empty without vpc_create_endpoints."
+  value       = module.network.vpc_endpoint_ids
+}
+
 output "private_subnet_ids" {
   description = "IDs of the private subnets of the consumer and the database."
   value       = module.network.private_subnet_ids
@@ -31,6 +46,26 @@ output "db_instance_identifier" {
   value       = try(module.database[0].db_instance_identifier, null)
 }
 
+output "db_instance_arn" {
+  description = "ARN of the created RDS instance; null with an existing database."
+  value       = try(module.database[0].db_instance_arn, null)
+}
+
+output "db_instance_resource_id" {
+  description = "Resource ID (db-...) of the created RDS instance, for rds-db:connect policies; null with an existing database."
+  value       = try(module.database[0].db_instance_resource_id, null)
+}
+
+output "db_cloudwatch_log_group_arns" {
+  description = "ARNs of the exported PostgreSQL log groups by log name (postgresql, upgrade); empty with an existing database."
+  value       = try(module.database[0].cloudwatch_log_group_arns, {})
+}
+
+output "db_max_connections" {
+  description = "The connection budget the consumer's maximum concurrency is derived from: db_max_connections, or LEAST(memory/9531392, 5000) of db_instance_class; null when unknown."
+  value       = local.db_max_connections
+}
+
 output "db_instance_endpoint" {
   description = "Host name of the database (without the port, as the seed's DbEndpoint): the created instance's address or db_host."
   value       = local.database_host
@@ -47,8 +82,18 @@ output "db_instance_name" {
 }
 
 output "db_secret_arn" {
-  description = "ARN of the Secrets Manager secret with the database username and password: the RDS-managed master secret, or db_secret_arn."
+  description = "ARN of the Secrets Manager secret with the database owner's username and password (the seed's DbSecretArn): the RDS-managed master secret, or db_secret_arn."
   value       = local.database_secret_arn
+}
+
+output "consumer_db_secret_arn" {
+  description = "ARN of the secret the consumer logs in with (its DB_SECRET_ARN): the application role's secret, written by the migrate function, or db_secret_arn without an application role."
+  value       = module.consumer.runtime_db_secret_arn
+}
+
+output "db_app_role_secret_arn" {
+  description = "ARN of the application role's secret ({username, password} written by the migrate function; no value in Terraform's state); null without an application role."
+  value       = module.consumer.app_role_secret_arn
 }
 
 output "db_security_group_id" {
@@ -62,32 +107,32 @@ output "db_security_group_id" {
 
 output "queue_url" {
   description = "URL of the events queue (producers' EVENTS_QUEUE_URL)."
-  value       = module.queue.queue_url
+  value       = local.queue_url
 }
 
 output "queue_arn" {
   description = "ARN of the events queue."
-  value       = module.queue.queue_arn
+  value       = local.queue_arn
 }
 
 output "queue_name" {
   description = "Name of the events queue."
-  value       = module.queue.queue_name
+  value       = local.queue_name_effective
 }
 
 output "dead_letter_queue_url" {
   description = "URL of the dead-letter queue (the consumer's DEAD_LETTER_QUEUE_URL)."
-  value       = module.queue.dead_letter_queue_url
+  value       = local.dead_letter_queue_url
 }
 
 output "dead_letter_queue_arn" {
   description = "ARN of the dead-letter queue."
-  value       = module.queue.dead_letter_queue_arn
+  value       = local.dead_letter_queue_arn
 }
 
 output "dead_letter_queue_name" {
   description = "Name of the dead-letter queue."
-  value       = module.queue.dead_letter_queue_name
+  value       = local.dead_letter_queue_name_effective
 }
 
 ################################################################################
@@ -96,12 +141,12 @@ output "dead_letter_queue_name" {
 
 output "event_bus_arn" {
   description = "ARN of the custom event bus."
-  value       = module.bus.event_bus_arn
+  value       = local.event_bus_arn
 }
 
 output "event_bus_name" {
   description = "Name of the custom event bus (EVENT_BUS_NAME)."
-  value       = module.bus.event_bus_name
+  value       = local.event_bus_name_effective
 }
 
 output "event_source" {
@@ -109,14 +154,24 @@ output "event_source" {
   value       = var.event_source
 }
 
+output "event_bus_archive_arn" {
+  description = "ARN of the bus's archive; null without one."
+  value       = try(module.bus[0].archive_arn, null)
+}
+
+output "event_bus_policy_json" {
+  description = "The bus policy that lets subscriber accounts manage their own rules on the bus; null without subscribers."
+  value       = try(module.bus[0].event_bus_policy_json, null)
+}
+
 output "ssm_parameter_arns" {
   description = "ARNs of the discovery parameters ({ arn, info }, null when not created): what a subscriber in another account (the parameters shared with it) or in this same configuration passes as the subscription module's bus_arn_parameter."
-  value       = module.bus.ssm_parameter_arns
+  value       = try(module.bus[0].ssm_parameter_arns, { arn = null, info = null })
 }
 
 output "ssm_parameter_names" {
   description = "Discovery parameters: { arn = \"/eventbridge/services/<service>/arn\", info = \".../info\" } (null when not created)."
-  value       = module.bus.ssm_parameter_names
+  value       = try(module.bus[0].ssm_parameter_names, { arn = null, info = null })
 }
 
 ################################################################################
@@ -136,6 +191,46 @@ output "consumer_function_name" {
 output "consumer_role_arn" {
   description = "ARN of the consumer's execution role."
   value       = module.consumer.role_arn
+}
+
+output "consumer_role_name" {
+  description = "Name of the consumer's execution role (attach your own policies to it)."
+  value       = module.consumer.role_name
+}
+
+output "consumer_log_group_name" {
+  description = "Name of the consumer's CloudWatch log group."
+  value       = module.consumer.log_group_name
+}
+
+output "consumer_log_group_arn" {
+  description = "ARN of the consumer's CloudWatch log group."
+  value       = module.consumer.log_group_arn
+}
+
+output "consumer_maximum_concurrency" {
+  description = "The event source mapping's maximum concurrency (given, or derived from the database's connection budget); null for no limit."
+  value       = local.consumer_maximum_concurrency
+}
+
+output "migrate_function_name" {
+  description = "Name of the migrate function (the consumer package with KX_MODE=migrate); invoke it with {} to apply migrations by hand. Null without an application role."
+  value       = module.consumer.migrate_function_name
+}
+
+output "migrate_function_arn" {
+  description = "ARN of the migrate function; null without an application role."
+  value       = module.consumer.migrate_function_arn
+}
+
+output "migrate_environment" {
+  description = "The migrate function's environment (KX_MODE=migrate, the owner's DB_SECRET_ARN, KX_APP_ROLE_SECRET_ARN, KX_APP_ROLE_NAME, the database settings); run bootstrap with it to migrate from elsewhere. Null without an application role."
+  value       = module.consumer.migrate_environment
+}
+
+output "migrate_result" {
+  description = "Result of the migrate invocation of this apply ({applied, alreadyApplied, roles}); null when it did not run."
+  value       = module.consumer.migrate_result
 }
 
 output "consumer_policy_json" {
@@ -164,7 +259,7 @@ output "consumer_sweep_rule_arn" {
 }
 
 output "consumer_environment" {
-  description = "The consumer's environment exactly as the function reads it (DB_SECRET_ARN, DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, [DB_SSL_ROOT_CERT], EVENT_BUS_NAME, EVENT_SOURCE, DEAD_LETTER_QUEUE_URL, MAX_RECEIVE_COUNT, plus consumer_environment_variables)."
+  description = "The consumer's environment exactly as the function reads it (DB_SECRET_ARN, DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, [DB_SSL_ROOT_CERT], EVENT_BUS_NAME, EVENT_SOURCE, DEAD_LETTER_QUEUE_URL, MAX_RECEIVE_COUNT, KX_MIGRATE=off with an application role, plus consumer_environment_variables)."
   value       = module.consumer.environment
 }
 
@@ -180,4 +275,26 @@ output "producer_policy_json" {
 output "producer_environment" {
   description = "Environment map for producer Lambdas: EVENTS_QUEUE_URL, EVENT_BUS_NAME, EVENT_SOURCE."
   value       = local.producer_environment
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+output "alarm_arns" {
+  description = "ARNs of the alarms by name (dead_letter_queue_depth, oldest_message_age, consumer_errors, consumer_throttles, consumer_duration, db_cpu, db_free_storage, db_connections); null or absent when not created."
+  value = merge(
+    try(module.queue[0].alarm_arns, {}),
+    {
+      consumer_errors    = module.consumer.errors_alarm_arn
+      consumer_throttles = module.consumer.throttles_alarm_arn
+      consumer_duration  = module.consumer.duration_alarm_arn
+    },
+    { for k, v in try(module.database[0].alarm_arns, {}) : "db_${k}" => v },
+  )
+}
+
+output "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the events queue: given, or six times consumer_timeout."
+  value       = local.queue_visibility_timeout_seconds
 }

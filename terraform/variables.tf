@@ -37,21 +37,71 @@ variable "vpc_name" {
 }
 
 variable "vpc_cidr" {
-  description = "CIDR block of the created VPC."
+  description = "CIDR block of the created VPC (/16 to /24)."
   type        = string
   default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0)) && try(tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24, false)
+    error_message = "vpc_cidr must be an IPv4 CIDR block with a prefix length between /16 and /24."
+  }
 }
 
 variable "vpc_azs" {
-  description = "Availability zones of the created subnets. Empty takes the region's first two."
+  description = "Availability zones of the created subnets (at least two). Empty takes the region's first two (a DescribeAvailabilityZones call at plan time)."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = length(var.vpc_azs) == 0 || length(var.vpc_azs) >= 2
+    error_message = "vpc_azs must be empty or list at least two availability zones (an RDS subnet group needs two)."
+  }
 }
 
 variable "vpc_single_nat_gateway" {
-  description = "One NAT gateway for all private subnets (as the seed) instead of one per AZ."
+  description = "One NAT gateway for all private subnets (as the seed, cheaper) instead of one per AZ; false is the highly available choice (an AZ outage then cuts only that AZ's consumers off the AWS APIs)."
   type        = bool
   default     = true
+}
+
+variable "vpc_enable_nat_gateway" {
+  description = "NAT gateway(s) for the private subnets, so the consumer reaches the AWS APIs (SQS, EventBridge, Secrets Manager, CloudWatch Logs). False only with VPC endpoints of your own; for high availability keep vpc_single_nat_gateway = false (one NAT per AZ)."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_create_endpoints" {
+  description = "Interface VPC endpoints (vpc_endpoint_services) in the private subnets, so the consumer reaches Secrets Manager, SQS and EventBridge without a NAT gateway (then vpc_enable_nat_gateway = false saves the NAT; X-Ray tracing needs the xray endpoint too). Each endpoint costs per AZ-hour."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_endpoint_services" {
+  description = "Services of the interface endpoints (vpc_create_endpoints): secretsmanager, sqs, events; add ssm, xray as needed."
+  type        = list(string)
+  default     = ["secretsmanager", "sqs", "events"]
+}
+
+variable "consumer_security_group_name" {
+  description = "Name of the consumer's security group. Defaults to \"<name_prefix>-lambda-sg\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.consumer_security_group_name == null || can(regex("^[A-Za-z0-9 ._:/()#,@\\[\\]+=&;{}!$*-]{1,255}$", coalesce(var.consumer_security_group_name, "-"))) && !startswith(lower(coalesce(var.consumer_security_group_name, "-")), "sg-")
+    error_message = "consumer_security_group_name must be 1-255 characters EC2 accepts and must not start with sg-."
+  }
+}
+
+variable "db_security_group_name" {
+  description = "Name of the database's security group. Defaults to \"<name_prefix>-db-sg\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_security_group_name == null || can(regex("^[A-Za-z0-9 ._:/()#,@\\[\\]+=&;{}!$*-]{1,255}$", coalesce(var.db_security_group_name, "-"))) && !startswith(lower(coalesce(var.db_security_group_name, "-")), "sg-")
+    error_message = "db_security_group_name must be 1-255 characters EC2 accepts and must not start with sg-."
+  }
 }
 
 variable "vpc_id" {
@@ -115,9 +165,43 @@ variable "db_name" {
 }
 
 variable "db_master_username" {
-  description = "Master user of the created instance; RDS keeps its password in a managed Secrets Manager secret."
+  description = "Master user of the created instance; RDS keeps its password in a managed Secrets Manager secret. Only the migrate function uses it."
   type        = string
   default     = "kxadmin"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_]{0,62}$", var.db_master_username)) && !contains(["postgres", "rdsadmin", "admin", "user"], lower(var.db_master_username))
+    error_message = "db_master_username must start with a letter, be at most 63 letters, digits or underscores, and not be a reserved word (postgres, rdsadmin, admin, user)."
+  }
+}
+
+variable "create_db_app_role" {
+  description = "Give the consumer its own PostgreSQL login role with DML grants only, instead of the owner's secret: an empty Secrets Manager secret and a migrate function (the consumer package with KX_MODE=migrate and the owner's secret) that applies the migrations, creates the role and writes its generated password to the secret. Null means true with the module's database and false with an existing one (then db_secret_arn is the consumer's login and the consumer migrates at cold start when that role may)."
+  type        = bool
+  default     = null
+}
+
+variable "db_app_role_name" {
+  description = "PostgreSQL role the migrate function creates for the consumer (KX_APP_ROLE_NAME)."
+  type        = string
+  default     = "kx_events_consumer"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.db_app_role_name)) && !startswith(var.db_app_role_name, "pg_") && !contains(["rdsadmin", "rds_superuser", "postgres", "public"], var.db_app_role_name)
+    error_message = "db_app_role_name must be a plain PostgreSQL identifier (lowercase letters, digits, underscores, at most 63, not starting with pg_, not a reserved role)."
+  }
+}
+
+variable "run_migrations_on_apply" {
+  description = "Invoke the migrate function during terraform apply (aws_lambda_invocation) and again whenever the package (which embeds the migrations) or the role settings change; the event source mapping waits for it. False where Lambda cannot run functions (moto, examples/local) or when you invoke the migrate function yourself."
+  type        = bool
+  default     = true
+}
+
+variable "consumer_migration_trigger" {
+  description = "Any string; changing it re-runs the migrate invocation at the next apply (for instance to re-create the role's password after emptying its secret)."
+  type        = string
+  default     = null
 }
 
 variable "db_engine_version" {
@@ -132,21 +216,47 @@ variable "db_engine_version" {
 }
 
 variable "db_instance_class" {
-  description = "Instance class of the created instance."
+  description = "Instance class of the created instance; it sets the connection budget the consumer's maximum concurrency is derived from."
   type        = string
   default     = "db.t4g.micro"
+
+  validation {
+    condition     = can(regex("^db\\.[a-z0-9-]+\\.[a-z0-9]+$", var.db_instance_class))
+    error_message = "db_instance_class must look like db.t4g.micro."
+  }
+}
+
+variable "db_max_connections" {
+  description = "max_connections of the database, when the instance class does not tell it (an existing database, a custom parameter group). Null derives it from db_instance_class: LEAST(memory/9531392, 5000)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.db_max_connections == null || try(var.db_max_connections >= 4 && var.db_max_connections <= 262143, false)
+    error_message = "db_max_connections must be between 4 and 262143."
+  }
 }
 
 variable "db_allocated_storage" {
-  description = "Initial storage of the created instance in GiB."
+  description = "Initial storage of the created instance in GiB (gp3: 20-65536)."
   type        = number
   default     = 20
+
+  validation {
+    condition     = var.db_allocated_storage >= 20 && var.db_allocated_storage <= 65536
+    error_message = "db_allocated_storage must be between 20 and 65536 GiB (gp3)."
+  }
 }
 
 variable "db_max_allocated_storage" {
   description = "Storage autoscaling limit in GiB; 0 disables it."
   type        = number
   default     = 100
+
+  validation {
+    condition     = var.db_max_allocated_storage == 0 || (var.db_max_allocated_storage >= var.db_allocated_storage && var.db_max_allocated_storage <= 65536)
+    error_message = "db_max_allocated_storage must be 0 or between db_allocated_storage and 65536."
+  }
 }
 
 variable "db_backup_retention_period" {
@@ -179,9 +289,14 @@ variable "db_skip_final_snapshot" {
 }
 
 variable "db_final_snapshot_identifier" {
-  description = "Name of the final snapshot. Defaults to \"<identifier>-final\"."
+  description = "Prefix of the final snapshot's name; the instance's creation time (-YYYYMMDDhhmmss) is appended so that a replaced instance never collides with its predecessor's snapshot. Defaults to \"<identifier>-final\"."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.db_final_snapshot_identifier == null || (can(regex("^[A-Za-z][A-Za-z0-9-]{0,239}$", coalesce(var.db_final_snapshot_identifier, "-"))) && !can(regex("(--|-$)", coalesce(var.db_final_snapshot_identifier, "-"))))
+    error_message = "db_final_snapshot_identifier must start with a letter, hold letters, digits and single hyphens, not end with a hyphen, and be at most 240 characters."
+  }
 }
 
 variable "db_performance_insights_enabled" {
@@ -205,12 +320,127 @@ variable "db_kms_key_id" {
   description = "KMS key ARN for storage encryption; null uses aws/rds (storage is encrypted either way)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.db_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.db_kms_key_id, "-")))
+    error_message = "db_kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): the module grants the consumer the key by its ARN, and an alias or key ID would silently drop that grant."
+  }
 }
 
 variable "db_master_user_secret_kms_key_id" {
   description = "KMS key ARN for the RDS-managed secret; null uses aws/secretsmanager. A key ARN here is also granted to the consumer."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.db_master_user_secret_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.db_master_user_secret_kms_key_id, "-")))
+    error_message = "db_master_user_secret_kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): the module grants the consumer the key by its ARN, and an alias or key ID would silently drop that grant."
+  }
+}
+
+variable "db_backup_window" {
+  description = "Daily backup window (UTC), e.g. 03:00-04:00; null lets RDS choose."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_backup_window == null || can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$", coalesce(var.db_backup_window, "-")))
+    error_message = "db_backup_window must look like 03:00-04:00 (UTC)."
+  }
+}
+
+variable "db_maintenance_window" {
+  description = "Weekly maintenance window (UTC), e.g. sun:05:00-sun:06:00; null lets RDS choose."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_maintenance_window == null || can(regex("^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$", lower(coalesce(var.db_maintenance_window, "-"))))
+    error_message = "db_maintenance_window must look like sun:05:00-sun:06:00 (UTC)."
+  }
+}
+
+variable "db_iam_database_authentication_enabled" {
+  description = "Allow IAM database authentication on the created instance (the consumer itself logs in with its secret)."
+  type        = bool
+  default     = false
+}
+
+variable "db_enabled_cloudwatch_logs_exports" {
+  description = "PostgreSQL logs exported to CloudWatch Logs; the module creates their log groups with db_log_retention_in_days."
+  type        = list(string)
+  default     = ["postgresql", "upgrade"]
+
+  validation {
+    condition     = alltrue([for l in var.db_enabled_cloudwatch_logs_exports : contains(["postgresql", "upgrade", "iam-db-auth-error"], l)])
+    error_message = "db_enabled_cloudwatch_logs_exports may only contain postgresql, upgrade, iam-db-auth-error."
+  }
+}
+
+variable "db_log_retention_in_days" {
+  description = "Retention of the exported PostgreSQL log groups (/aws/rds/instance/<id>/<log>): they hold slow statements with their parameters, i.e. event payloads."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.db_log_retention_in_days)
+    error_message = "db_log_retention_in_days must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "db_log_kms_key_id" {
+  description = "KMS key ARN of the exported PostgreSQL log groups; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_log_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.db_log_kms_key_id, "-")))
+    error_message = "db_log_kms_key_id must be a KMS key ARN (CloudWatch Logs accepts no alias)."
+  }
+}
+
+variable "db_log_min_duration_statement_ms" {
+  description = "Log statements slower than this many milliseconds (-1 disables)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.db_log_min_duration_statement_ms >= -1
+    error_message = "db_log_min_duration_statement_ms must be -1 or more."
+  }
+}
+
+variable "db_performance_insights_kms_key_id" {
+  description = "KMS key ARN of Performance Insights data; null uses aws/rds."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.db_performance_insights_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.db_performance_insights_kms_key_id, "-")))
+    error_message = "db_performance_insights_kms_key_id must be a KMS key ARN."
+  }
+}
+
+variable "db_cpu_utilization_threshold_percent" {
+  description = "The database CPU alarm fires above this utilisation for 15 minutes."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.db_cpu_utilization_threshold_percent > 0 && var.db_cpu_utilization_threshold_percent <= 100
+    error_message = "db_cpu_utilization_threshold_percent must be in (0, 100]."
+  }
+}
+
+variable "db_free_storage_threshold_bytes" {
+  description = "The database storage alarm fires below this many free bytes (2 GiB)."
+  type        = number
+  default     = 2147483648
+
+  validation {
+    condition     = var.db_free_storage_threshold_bytes > 0
+    error_message = "db_free_storage_threshold_bytes must be positive."
+  }
 }
 
 variable "db_apply_immediately" {
@@ -256,6 +486,11 @@ variable "db_secret_kms_key_arn" {
   description = "Customer-managed KMS key of the existing database's secret, granted to the consumer."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.db_secret_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.db_secret_kms_key_arn, "-")))
+    error_message = "db_secret_kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): the module grants the consumer the key by its ARN, and an alias or key ID would silently drop that grant."
+  }
 }
 
 variable "db_security_group_id" {
@@ -281,9 +516,9 @@ variable "db_ingress_security_group_ids" {
 }
 
 variable "db_sslmode" {
-  description = "TLS mode of the consumer's database connection (DB_SSLMODE): disable, require or verify-full."
+  description = "TLS mode of the consumer's database connection (DB_SSLMODE): verify-full (the consumer embeds the RDS global CA bundle and checks the host name), require (encrypted, unverified: only for a database whose certificate the bundle does not cover) or disable (local PostgreSQL)."
   type        = string
-  default     = "require"
+  default     = "verify-full"
 
   validation {
     condition     = contains(["disable", "require", "verify-full"], var.db_sslmode)
@@ -292,7 +527,7 @@ variable "db_sslmode" {
 }
 
 variable "db_ssl_root_cert" {
-  description = "CA bundle path inside the function for verify-full (DB_SSL_ROOT_CERT); null leaves it unset."
+  description = "CA bundle path inside the function for verify-full (DB_SSL_ROOT_CERT); null leaves it unset (the embedded RDS CA bundle)."
   type        = string
   default     = null
 }
@@ -300,6 +535,56 @@ variable "db_ssl_root_cert" {
 ################################################################################
 # Queue
 ################################################################################
+
+variable "create_queue" {
+  description = "Create the events queue and its DLQ. Set false to bring your own: pass queue_arn, queue_url, dead_letter_queue_arn, dead_letter_queue_url (its redrive policy must use queue_max_receive_count and its visibility timeout at least consumer_timeout, six times advised)."
+  type        = bool
+  default     = true
+}
+
+variable "queue_arn" {
+  description = "ARN of an existing events queue (create_queue = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", coalesce(var.queue_arn, "-")))
+    error_message = "With create_queue = false, queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "queue_url" {
+  description = "URL of an existing events queue (create_queue = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^https://", coalesce(var.queue_url, "-")))
+    error_message = "With create_queue = false, queue_url must be the queue's https:// URL."
+  }
+}
+
+variable "dead_letter_queue_arn" {
+  description = "ARN of the existing queue's dead-letter queue (create_queue = false)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", coalesce(var.dead_letter_queue_arn, "-")))
+    error_message = "With create_queue = false, dead_letter_queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "dead_letter_queue_url" {
+  description = "URL of the existing queue's dead-letter queue (create_queue = false; the consumer's DEAD_LETTER_QUEUE_URL)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_queue || can(regex("^https://", coalesce(var.dead_letter_queue_url, "-")))
+    error_message = "With create_queue = false, dead_letter_queue_url must be the queue's https:// URL."
+  }
+}
 
 variable "queue_name" {
   description = "Name of the events queue. Defaults to \"<name_prefix>-events-queue\"."
@@ -324,12 +609,12 @@ variable "dead_letter_queue_name" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the events queue; at least consumer_timeout."
+  description = "Visibility timeout of the events queue. Null is six times consumer_timeout (360 s with the defaults), as AWS advises for SQS event sources; a check warns below that, and AWS refuses one below consumer_timeout."
   type        = number
-  default     = 300
+  default     = null
 
   validation {
-    condition     = var.queue_visibility_timeout_seconds >= 0 && var.queue_visibility_timeout_seconds <= 43200
+    condition     = var.queue_visibility_timeout_seconds == null || try(var.queue_visibility_timeout_seconds >= 0 && var.queue_visibility_timeout_seconds <= 43200, false)
     error_message = "queue_visibility_timeout_seconds must be between 0 and 43200."
   }
 }
@@ -357,7 +642,7 @@ variable "dead_letter_queue_message_retention_seconds" {
 }
 
 variable "queue_max_receive_count" {
-  description = "Receives before a message moves to the dead-letter queue (MAX_RECEIVE_COUNT)."
+  description = "Receives before a message moves to the dead-letter queue (MAX_RECEIVE_COUNT). 3 suits the consumer (it dead-letters invalid records itself and retries the rest); raise it (5-10) when throttles or database outages are expected, since a throttled batch also counts as a receive."
   type        = number
   default     = 3
 
@@ -368,9 +653,53 @@ variable "queue_max_receive_count" {
 }
 
 variable "queue_kms_master_key_id" {
-  description = "KMS key for both queues; null uses SQS-managed encryption. A key ARN here is granted to the consumer and to producers (producer_policy_json)."
+  description = "KMS key ARN for both queues (granted to the consumer and to producers through producer_policy_json), or \"alias/aws/sqs\" for the AWS managed key (no grant needed); null uses SQS-managed encryption (SSE-SQS)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.queue_kms_master_key_id == null || var.queue_kms_master_key_id == "alias/aws/sqs" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.queue_kms_master_key_id, "-")))
+    error_message = "queue_kms_master_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) or alias/aws/sqs: the consumer's and producers' grants need the key ARN, and an alias of a customer key would silently drop them."
+  }
+}
+
+variable "queue_policy_statements" {
+  description = "Extra statements of the events queue's policy (producers in other accounts, an SNS topic): { sid, effect, principal_type, principal_identifiers, actions, conditions = [{ test, variable, values }] }; the resource is the events queue."
+  type = list(object({
+    sid                   = string
+    effect                = optional(string, "Allow")
+    principal_type        = string
+    principal_identifiers = list(string)
+    actions               = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
+  }))
+  default = []
+}
+
+variable "queue_dead_letter_queue_depth_threshold" {
+  description = "The DLQ alarm fires when more than this many messages are visible in the dead-letter queue."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.queue_dead_letter_queue_depth_threshold >= 0
+    error_message = "queue_dead_letter_queue_depth_threshold must not be negative."
+  }
+}
+
+variable "queue_oldest_message_age_threshold_seconds" {
+  description = "The age alarm fires when the events queue's oldest message is older than this for 5 minutes."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.queue_oldest_message_age_threshold_seconds >= 60
+    error_message = "queue_oldest_message_age_threshold_seconds must be at least 60."
+  }
 }
 
 variable "queue_create_redrive_allow_policy" {
@@ -383,14 +712,31 @@ variable "queue_create_redrive_allow_policy" {
 # Bus
 ################################################################################
 
+variable "create_bus" {
+  description = "Create the event bus (and its archive and discovery parameters). Set false to publish to a bus you already run: pass event_bus_arn; no discovery parameters are created then."
+  type        = bool
+  default     = true
+}
+
+variable "event_bus_arn" {
+  description = "ARN of an existing custom bus (create_bus = false), in this account and region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.create_bus || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._-]{1,256}$", coalesce(var.event_bus_arn, "-")))
+    error_message = "With create_bus = false, event_bus_arn must be an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)."
+  }
+}
+
 variable "event_bus_name" {
   description = "Name of the custom event bus. Defaults to \"<name_prefix>-events-bus\"."
   type        = string
   default     = null
 
   validation {
-    condition     = var.event_bus_name == null || (can(regex("^[A-Za-z0-9._-]{1,256}$", var.event_bus_name)) && var.event_bus_name != "default")
-    error_message = "event_bus_name must be 1-256 letters, digits, dots, hyphens or underscores, and not \"default\"."
+    condition     = var.event_bus_name == null || (can(regex("^[A-Za-z0-9._-]{1,256}$", coalesce(var.event_bus_name, "-"))) && var.event_bus_name != "default" && !startswith(coalesce(var.event_bus_name, "-"), "aws."))
+    error_message = "event_bus_name must be 1-256 letters, digits, dots, hyphens or underscores, not \"default\" and not starting with \"aws.\"."
   }
 }
 
@@ -422,10 +768,65 @@ variable "create_ssm_parameters" {
   default     = true
 }
 
+variable "ssm_parameter_prefix" {
+  description = "Path of the discovery parameters: <prefix>/<service_name>/arn and /info."
+  type        = string
+  default     = "/eventbridge/services"
+
+  validation {
+    condition     = can(regex("^(/[A-Za-z0-9._-]+)+$", var.ssm_parameter_prefix)) && !can(regex("^/(aws|ssm)", lower(var.ssm_parameter_prefix)))
+    error_message = "ssm_parameter_prefix must be an absolute SSM path without a trailing slash, not starting with /aws or /ssm (reserved)."
+  }
+}
+
+variable "ssm_parameter_tier" {
+  description = "Tier of the discovery parameters: Standard, or Advanced, which AWS RAM can share with subscriber accounts (they read it by ARN). Advanced parameters have a monthly charge."
+  type        = string
+  default     = "Standard"
+
+  validation {
+    condition     = contains(["Standard", "Advanced"], var.ssm_parameter_tier)
+    error_message = "ssm_parameter_tier must be Standard or Advanced."
+  }
+}
+
+variable "bus_subscriber_account_ids" {
+  description = "AWS accounts that may create subscription rules on the bus (modules/subscription with the bus ARN): a bus policy allows PutRule/PutTargets & co. on the rules each account created itself."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.bus_subscriber_account_ids : can(regex("^[0-9]{12}$", a))])
+    error_message = "bus_subscriber_account_ids must be 12-digit AWS account IDs."
+  }
+}
+
+variable "bus_subscriber_organization_id" {
+  description = "AWS Organizations ID (o-...) whose accounts may create subscription rules on the bus, like bus_subscriber_account_ids."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.bus_subscriber_organization_id == null || can(regex("^o-[a-z0-9]{10,32}$", coalesce(var.bus_subscriber_organization_id, "-")))
+    error_message = "bus_subscriber_organization_id must be an organization ID (o-xxxxxxxxxx)."
+  }
+}
+
 variable "event_bus_archive_enabled" {
   description = "Archive the bus's events for replay."
   type        = bool
   default     = false
+}
+
+variable "event_bus_archive_event_pattern" {
+  description = "Event pattern (JSON) of the archive; null archives every entry."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.event_bus_archive_event_pattern == null || can(keys(jsondecode(coalesce(var.event_bus_archive_event_pattern, "-"))))
+    error_message = "event_bus_archive_event_pattern must be a JSON object."
+  }
 }
 
 variable "event_bus_archive_retention_days" {
@@ -455,7 +856,46 @@ variable "consumer_function_name" {
 }
 
 variable "consumer_package_path" {
-  description = "Zip of the consumer (make package). Null means <module>/../target/lambda/bootstrap/bootstrap.zip, where make package leaves it in this repository."
+  description = "Local path of the consumer zip (make package leaves it at target/lambda/bootstrap/bootstrap.zip), e.g. a dist/bootstrap.zip next to your root configuration. Give this or consumer_s3_bucket + consumer_s3_key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.consumer_package_path != null) != (var.consumer_s3_bucket != null)
+    error_message = "Give the consumer package as consumer_package_path (a local zip) or as consumer_s3_bucket + consumer_s3_key: exactly one of them."
+  }
+}
+
+variable "consumer_s3_bucket" {
+  description = "S3 bucket of the consumer zip (instead of consumer_package_path), in the deployment's region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.consumer_s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.consumer_s3_bucket, "-")))
+    error_message = "consumer_s3_bucket must be an S3 bucket name."
+  }
+}
+
+variable "consumer_s3_key" {
+  description = "Key of the consumer zip in consumer_s3_bucket."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.consumer_s3_bucket == null) == (var.consumer_s3_key == null)
+    error_message = "consumer_s3_bucket and consumer_s3_key go together."
+  }
+}
+
+variable "consumer_s3_object_version" {
+  description = "Version of the S3 object (versioned bucket), so that a new upload under the same key redeploys and re-runs the migrations."
+  type        = string
+  default     = null
+}
+
+variable "consumer_source_code_hash" {
+  description = "Base64 SHA-256 of the zip (filebase64sha256), for an S3 package whose key and version stay the same. Null computes it from consumer_package_path."
   type        = string
   default     = null
 }
@@ -488,7 +928,7 @@ variable "consumer_timeout" {
   default     = 60
 
   validation {
-    condition     = var.consumer_timeout <= var.queue_visibility_timeout_seconds
+    condition     = var.queue_visibility_timeout_seconds == null || var.consumer_timeout <= coalesce(var.queue_visibility_timeout_seconds, 43200)
     error_message = "consumer_timeout must not exceed queue_visibility_timeout_seconds (AWS rejects the event source mapping otherwise; six times the timeout is advised)."
   }
 
@@ -499,9 +939,14 @@ variable "consumer_timeout" {
 }
 
 variable "consumer_reserved_concurrent_executions" {
-  description = "Reserved concurrency of the consumer; -1 for none."
+  description = "Reserved concurrency of the consumer; -1 for none. When set, the derived maximum concurrency is capped by it, and a check warns if consumer_maximum_concurrency exceeds it."
   type        = number
   default     = -1
+
+  validation {
+    condition     = var.consumer_reserved_concurrent_executions >= -1 && floor(var.consumer_reserved_concurrent_executions) == var.consumer_reserved_concurrent_executions
+    error_message = "consumer_reserved_concurrent_executions must be -1 (unreserved) or a whole number of at least 0."
+  }
 }
 
 variable "consumer_tracing_enabled" {
@@ -512,6 +957,39 @@ variable "consumer_tracing_enabled" {
 
 variable "consumer_kms_key_arn" {
   description = "KMS key ARN for the consumer's environment; null uses Lambda's key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.consumer_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.consumer_kms_key_arn, "-")))
+    error_message = "consumer_kms_key_arn must be a KMS key ARN (Lambda takes no alias here)."
+  }
+}
+
+variable "consumer_log_kms_key_id" {
+  description = "KMS key ARN of the consumer's and the migrate function's log groups (its key policy must allow logs.<region>.amazonaws.com); null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.consumer_log_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.consumer_log_kms_key_id, "-")))
+    error_message = "consumer_log_kms_key_id must be a KMS key ARN (CloudWatch Logs accepts no alias)."
+  }
+}
+
+variable "consumer_role_permissions_boundary" {
+  description = "ARN of a permissions boundary for the roles the module creates (consumer, migrate function, RDS enhanced monitoring)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.consumer_role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/", coalesce(var.consumer_role_permissions_boundary, "-")))
+    error_message = "consumer_role_permissions_boundary must be an IAM policy ARN."
+  }
+}
+
+variable "consumer_code_signing_config_arn" {
+  description = "Lambda code signing configuration enforced on the consumer and migrate functions."
   type        = string
   default     = null
 }
@@ -561,13 +1039,24 @@ variable "consumer_maximum_batching_window_in_seconds" {
 }
 
 variable "consumer_maximum_concurrency" {
-  description = "Most concurrent consumer invocations the mapping starts (2-1000), to spare the database; null for no limit."
+  description = "Most concurrent consumer invocations the mapping starts (2-1000); each sandbox holds one database connection. Null derives it from the connection budget: consumer_db_connection_share of max_connections (db_max_connections, or LEAST(memory/9531392, 5000) of db_instance_class), at most the reserved concurrency; no limit when neither is known (existing database without db_max_connections)."
   type        = number
   default     = null
 
   validation {
     condition     = var.consumer_maximum_concurrency == null || try(var.consumer_maximum_concurrency >= 2 && var.consumer_maximum_concurrency <= 1000, false)
     error_message = "consumer_maximum_concurrency must be null or between 2 and 1000."
+  }
+}
+
+variable "consumer_db_connection_share" {
+  description = "Share of the database's max_connections the consumer may use when its maximum concurrency is derived (0.5: db.t4g.micro gives 56)."
+  type        = number
+  default     = 0.5
+
+  validation {
+    condition     = var.consumer_db_connection_share > 0 && var.consumer_db_connection_share <= 1
+    error_message = "consumer_db_connection_share must be in (0, 1]."
   }
 }
 
@@ -593,13 +1082,46 @@ variable "consumer_sweep_schedule_expression" {
 ################################################################################
 
 variable "create_alarms" {
-  description = "CloudWatch alarms on the DLQ's depth, the queue's oldest message age and the consumer's errors."
+  description = "CloudWatch alarms: the DLQ's depth, the queue's oldest message age, the consumer's errors, throttles and duration, and the database's CPU, free storage and connections."
   type        = bool
   default     = true
 }
 
+variable "consumer_errors_threshold" {
+  description = "The consumer errors alarm fires above this many failed invocations in 5 minutes."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.consumer_errors_threshold >= 0
+    error_message = "consumer_errors_threshold must not be negative."
+  }
+}
+
+variable "consumer_throttles_threshold" {
+  description = "The consumer throttles alarm fires above this many throttles in 5 minutes."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.consumer_throttles_threshold >= 0
+    error_message = "consumer_throttles_threshold must not be negative."
+  }
+}
+
+variable "consumer_duration_threshold_percent" {
+  description = "The consumer duration alarm fires when the p99 duration exceeds this share of consumer_timeout for 15 minutes."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.consumer_duration_threshold_percent > 0 && var.consumer_duration_threshold_percent <= 100
+    error_message = "consumer_duration_threshold_percent must be in (0, 100]."
+  }
+}
+
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic for the alarms' actions; null creates them without actions."
+  description = "SNS topic for the alarms' actions; null creates them without actions. CloudWatch cannot publish to a topic encrypted with the AWS managed key alias/aws/sns: use SSE with a customer key whose policy allows cloudwatch.amazonaws.com (examples/complete)."
   type        = string
   default     = null
 

@@ -84,17 +84,39 @@ run "defaults" {
   }
   assert {
     condition = output.consumer_environment == {
-      DB_SECRET_ARN         = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+      DB_SECRET_ARN         = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kx-events-consumer-db-mock-AbCdEf"
       DB_HOST               = "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com"
       DB_PORT               = "5432"
       DB_NAME               = "events"
-      DB_SSLMODE            = "require"
+      DB_SSLMODE            = "verify-full"
       EVENT_BUS_NAME        = "events-tracking-events-bus"
       EVENT_SOURCE          = "kx-event-tracking"
       DEAD_LETTER_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
       MAX_RECEIVE_COUNT     = "3"
+      KX_MIGRATE            = "off"
     }
-    error_message = "The consumer environment must be exactly the contract (no DB_SSL_ROOT_CERT unless set)."
+    error_message = "The consumer environment must be exactly the contract: the application role's secret, verify-full, KX_MIGRATE=off (no DB_SSL_ROOT_CERT unless set)."
+  }
+  assert {
+    condition = output.migrate_environment == {
+      KX_MODE                = "migrate"
+      DB_SECRET_ARN          = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"
+      KX_APP_ROLE_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kx-events-consumer-db-mock-AbCdEf"
+      KX_APP_ROLE_NAME       = "kx_events_consumer"
+      DB_HOST                = "mock-db.abcdefghijkl.us-east-1.rds.amazonaws.com"
+      DB_PORT                = "5432"
+      DB_NAME                = "events"
+      DB_SSLMODE             = "verify-full"
+    }
+    error_message = "The migrate function runs the same package with KX_MODE=migrate, the master secret and the application role's secret and name."
+  }
+  assert {
+    condition     = output.consumer_db_secret_arn == output.db_app_role_secret_arn && output.db_secret_arn != output.consumer_db_secret_arn
+    error_message = "The consumer logs in with the application role's secret, not the master's."
+  }
+  assert {
+    condition     = output.migrate_result == { applied = ["0001_events"], alreadyApplied = [], roles = ["kx_events_consumer"] }
+    error_message = "The migrate invocation runs at apply by default and its result is an output."
   }
   assert {
     condition = output.producer_environment == {
@@ -107,9 +129,9 @@ run "defaults" {
   assert {
     condition = jsondecode(output.producer_policy_json).Statement == [
       { Sid = "EnqueueTrackedEvents", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] },
-      { Sid = "PutEventsRealTime", Effect = "Allow", Action = ["events:PutEvents"], Resource = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"] },
+      { Sid = "PutEventsRealTime", Effect = "Allow", Action = ["events:PutEvents"], Resource = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"], Condition = { StringEquals = { "events:source" = ["kx-event-tracking"] } } },
     ]
-    error_message = "producer_policy_json must allow sqs:SendMessage on the queue and events:PutEvents on the bus, nothing else."
+    error_message = "producer_policy_json must allow sqs:SendMessage on the queue and events:PutEvents on the bus for the kx-events source only, nothing else."
   }
   assert {
     condition     = alltrue([for v in [output.vpc_id, output.db_instance_endpoint, output.db_secret_arn, output.db_security_group_id, output.queue_url, output.queue_arn, output.dead_letter_queue_url, output.dead_letter_queue_arn, output.event_bus_arn, output.event_bus_name, output.consumer_function_arn] : v != null && v != ""])
@@ -137,10 +159,14 @@ run "consumer_iam_least_privilege" {
       ConsumeEventsQueue    = { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
       SendToDeadLetterQueue = { actions = ["sqs:SendMessage"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
       PutEventsOnBus        = { actions = ["events:PutEvents"], resources = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"] }
-      ReadDatabaseSecret    = { actions = ["secretsmanager:GetSecretValue"], resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-mock-AbCdEf"] }
+      ReadDatabaseSecret    = { actions = ["secretsmanager:GetSecretValue"], resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:kx-events-consumer-db-mock-AbCdEf"] }
       WriteOwnLogs          = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function:*"] }
     }
-    error_message = "The consumer policy must hold exactly the five least-privilege statements."
+    error_message = "The consumer policy must hold exactly the five least-privilege statements (the application role's secret, not the master's)."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.consumer_policy_json).Statement : s.Condition if s.Sid == "PutEventsOnBus"][0] == { StringEquals = { "events:source" = ["kx-event-tracking"] } }
+    error_message = "The consumer may put only entries with the kx-events source (events:source condition)."
   }
   assert {
     condition     = alltrue([for s in jsondecode(output.producer_policy_json).Statement : alltrue([for a in s.Action : a != "*" && !endswith(a, ":*")]) && alltrue([for r in s.Resource : startswith(r, "arn:aws:")])])
@@ -158,7 +184,7 @@ run "customer_managed_keys" {
 
   assert {
     condition     = [for s in jsondecode(output.consumer_policy_json).Statement : s.Resource if s.Sid == "UseCustomerManagedKeys"][0] == [var.queue_kms_master_key_id, var.db_master_user_secret_kms_key_id]
-    error_message = "The consumer must be granted the queue's and the secret's keys."
+    error_message = "The consumer must be granted the queue's key and the key of its secret (the application role's secret uses the master secret's key)."
   }
   assert {
     condition     = [for s in jsondecode(output.producer_policy_json).Statement : s.Resource if s.Sid == "EncryptForQueue"][0] == [var.queue_kms_master_key_id]
@@ -170,13 +196,13 @@ run "existing_database" {
   command = apply
 
   variables {
+    db_sslmode           = "verify-full"
     create_database      = false
     db_host              = "aurora.cluster-abc.us-east-1.rds.amazonaws.com"
     db_port              = 5433
     db_name              = "tracking"
     db_secret_arn        = "arn:aws:secretsmanager:us-east-1:123456789012:secret:aurora-creds-XyZ123"
     db_security_group_id = "sg-0aaaaaaaaaaaaaaaa"
-    db_sslmode           = "verify-full"
     db_ssl_root_cert     = "/var/task/rds-ca.pem"
   }
 
@@ -195,6 +221,10 @@ run "existing_database" {
   assert {
     condition     = [for s in jsondecode(output.consumer_policy_json).Statement : s.Resource if s.Sid == "ReadDatabaseSecret"][0] == [var.db_secret_arn]
     error_message = "The consumer may read the given secret only."
+  }
+  assert {
+    condition     = output.migrate_function_name == null && output.db_app_role_secret_arn == null && !contains(keys(output.consumer_environment), "KX_MIGRATE") && output.consumer_environment.DB_SECRET_ARN == var.db_secret_arn
+    error_message = "An existing database with its secret: no application role, the consumer keeps KX_MIGRATE's default (auto)."
   }
 }
 

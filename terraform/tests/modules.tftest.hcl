@@ -161,8 +161,8 @@ run "database" {
     error_message = "Private, encrypted, with an RDS-managed password."
   }
   assert {
-    condition     = aws_db_instance.this.backup_retention_period == 7 && aws_db_instance.this.deletion_protection == true && aws_db_instance.this.final_snapshot_identifier == "events-tracking-db-final"
-    error_message = "7 days of backups, deletion protection and a final snapshot by default."
+    condition     = aws_db_instance.this.backup_retention_period == 7 && aws_db_instance.this.deletion_protection == true && can(regex("^events-tracking-db-final-[0-9]{14}$", aws_db_instance.this.final_snapshot_identifier))
+    error_message = "7 days of backups, deletion protection and a final snapshot by default, named <identifier>-final-<creation time> so that a replacement never collides."
   }
   assert {
     condition     = aws_db_instance.this.performance_insights_enabled == false && aws_db_instance.this.monitoring_interval == 0 && length(aws_iam_role.monitoring) == 0
@@ -195,8 +195,9 @@ run "database_with_monitoring" {
     error_message = "Enhanced monitoring needs its role; PI on."
   }
   assert {
-    condition     = aws_db_instance.this.final_snapshot_identifier == null && aws_db_instance.this.deletion_protection == false
-    error_message = "skip_final_snapshot drops the snapshot name."
+    # Same state as the run above: the snapshot name chosen at creation is kept (ignore_changes).
+    condition     = aws_db_instance.this.skip_final_snapshot == true && can(regex("^events-tracking-db-final-[0-9]{14}$", aws_db_instance.this.final_snapshot_identifier)) && aws_db_instance.this.deletion_protection == false
+    error_message = "skip_final_snapshot skips the snapshot; the name fixed at creation stays."
   }
 }
 
@@ -231,8 +232,12 @@ run "consumer" {
     error_message = "Active tracing with its managed policy by default."
   }
   assert {
-    condition     = length(aws_lambda_function.this.vpc_config) == 1 && length(aws_iam_role_policy_attachment.vpc_access) == 1 && aws_iam_role_policy_attachment.vpc_access[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-    error_message = "In a VPC with the ENI managed policy."
+    condition     = length(aws_lambda_function.this.vpc_config) == 1 && length(aws_iam_role_policy.vpc_access) == 1 && jsondecode(aws_iam_role_policy.vpc_access[0].policy).Statement[0].Action == ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    error_message = "In a VPC with an inline policy for the ENI actions only."
+  }
+  assert {
+    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.vpc_access[0].policy).Statement : alltrue([for a in s.Action : startswith(a, "ec2:")])]) && length(aws_iam_role_policy_attachment.xray) == 1 && aws_iam_role_policy_attachment.xray[0].policy_arn == "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+    error_message = "No managed policy but X-Ray's: AWSLambdaVPCAccessExecutionRole would grant logs actions on every log group."
   }
   assert {
     condition     = aws_lambda_event_source_mapping.this.batch_size == 100 && aws_lambda_event_source_mapping.this.maximum_batching_window_in_seconds == 1 && aws_lambda_event_source_mapping.this.function_response_types == toset(["ReportBatchItemFailures"]) && aws_lambda_event_source_mapping.this.enabled == true
@@ -305,7 +310,7 @@ run "consumer_disabled_mapping_outside_vpc" {
     error_message = "The mapping must be created disabled on request."
   }
   assert {
-    condition     = length(aws_lambda_function.this.vpc_config) == 0 && length(aws_iam_role_policy_attachment.vpc_access) == 0 && length(aws_iam_role_policy_attachment.xray) == 0
+    condition     = length(aws_lambda_function.this.vpc_config) == 0 && length(aws_iam_role_policy.vpc_access) == 0 && length(aws_iam_role_policy_attachment.xray) == 0
     error_message = "Outside a VPC and without tracing no managed policies are attached."
   }
   assert {
@@ -421,8 +426,8 @@ run "subscription_sqs_via_ssm" {
   }
 
   assert {
-    condition     = aws_cloudwatch_event_rule.this.event_bus_name == "discovered-bus" && aws_cloudwatch_event_target.this.event_bus_name == "discovered-bus"
-    error_message = "The bus must be found through /eventbridge/services/<service>/arn."
+    condition     = aws_cloudwatch_event_rule.this.event_bus_name == "arn:aws:events:us-east-1:123456789012:event-bus/discovered-bus" && aws_cloudwatch_event_target.this.event_bus_name == "arn:aws:events:us-east-1:123456789012:event-bus/discovered-bus" && output.event_bus_name == "discovered-bus"
+    error_message = "The bus found through /eventbridge/services/<service>/arn must be used by its full ARN (a bus in another account needs it)."
   }
   assert {
     condition     = data.aws_ssm_parameter.bus_arn[0].name == "/eventbridge/services/kx-event-tracking/arn"
@@ -433,8 +438,12 @@ run "subscription_sqs_via_ssm" {
     error_message = "The target queue must admit exactly this rule."
   }
   assert {
-    condition     = aws_cloudwatch_event_target.this.retry_policy[0].maximum_retry_attempts == 185 && aws_cloudwatch_event_target.this.dead_letter_config[0].arn == aws_sqs_queue.dlq[0].arn
-    error_message = "Retry policy and a target DLQ expected."
+    condition     = aws_cloudwatch_event_target.this.retry_policy[0].maximum_retry_attempts == 3 && aws_cloudwatch_event_target.this.retry_policy[0].maximum_event_age_in_seconds == 3600 && aws_cloudwatch_event_target.this.dead_letter_config[0].arn == aws_sqs_queue.dlq[0].arn
+    error_message = "Retry policy of the publishing guide (3 retries, 1 hour) and a target DLQ expected."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.failed_invocations[0].metric_name == "FailedInvocations" && aws_cloudwatch_metric_alarm.failed_invocations[0].dimensions.RuleName == "orders" && aws_cloudwatch_metric_alarm.dead_letter_queue_depth[0].dimensions.QueueName == "orders-target-dlq"
+    error_message = "Alarms on the rule's FailedInvocations and the target DLQ's depth expected."
   }
   assert {
     condition     = aws_sqs_queue.dlq[0].name == "orders-target-dlq" && length(aws_lambda_permission.this) == 0

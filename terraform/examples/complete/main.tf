@@ -12,9 +12,50 @@ locals {
   }
 }
 
+# CloudWatch alarms can publish to an encrypted topic only when CloudWatch may use the key: the
+# AWS managed alias/aws/sns key's policy cannot be changed to allow that, so the topic gets a
+# customer managed key whose policy grants cloudwatch.amazonaws.com.
+resource "aws_kms_key" "alarms" {
+  description             = "${var.name_prefix}: SNS alarm topic (CloudWatch may use it)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+
+  tags = local.tags
+}
+
+resource "aws_kms_key_policy" "alarms" {
+  key_id = aws_kms_key.alarms.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersKey"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudWatchAlarmsPublish"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
+  })
+}
+
+locals {
+  # arn:<partition>:kms:<region>:<account>:key/<id>: no STS call needed (the plan runs offline too).
+  partition  = element(split(":", aws_kms_key.alarms.arn), 1)
+  account_id = element(split(":", aws_kms_key.alarms.arn), 4)
+}
+
 resource "aws_sns_topic" "alarms" {
   name              = "${var.name_prefix}-alarms"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alarms.arn
 
   tags = local.tags
 }
@@ -24,7 +65,8 @@ module "kx_events" {
 
   name_prefix           = var.name_prefix
   service_name          = var.service_name
-  consumer_package_path = var.consumer_package_path
+  consumer_package_path = coalesce(var.consumer_package_path, "${path.root}/../../../target/lambda/bootstrap/bootstrap.zip")
+  vpc_azs               = var.vpc_azs
 
   db_deletion_protection = false
   db_skip_final_snapshot = true
@@ -33,10 +75,11 @@ module "kx_events" {
   event_bus_archive_retention_days = 7
 
   consumer_environment_variables = { RUST_LOG = "info" }
-  consumer_maximum_concurrency   = 5
-  # Against the moto emulator (var.emulator): the mapping disabled (moto cannot run the function
-  # and would dead-letter every message), no redrive-allow policy (moto lacks the attribute).
+  # Against the moto emulator (var.emulator): the mapping disabled and no migrate invocation (moto
+  # cannot run functions, and would dead-letter every message), no redrive-allow policy (moto
+  # lacks the attribute).
   consumer_event_source_mapping_enabled = !var.emulator
+  run_migrations_on_apply               = !var.emulator
   queue_create_redrive_allow_policy     = !var.emulator
 
   alarm_sns_topic_arn = aws_sns_topic.alarms.arn
@@ -72,6 +115,7 @@ module "user_events_subscription" {
   target_type          = "sqs"
   target_arn           = aws_sqs_queue.user_events.arn
   target_sqs_queue_url = aws_sqs_queue.user_events.url
+  alarm_sns_topic_arn  = aws_sns_topic.alarms.arn
 
   tags = local.tags
 }

@@ -162,3 +162,33 @@ output "user_events_rule_arn" {
   description = "ARN of the subscription rule."
   value       = module.user_events_subscription.rule_arn
 }
+
+output "consumer_db_secret_arn" {
+  description = "Secret the consumer logs in with: the application role's, written by the migrate function."
+  value       = module.kx_events.consumer_db_secret_arn
+}
+
+output "migrate_function_name" {
+  description = "Name of the migrate function (invoke it with {} to migrate by hand)."
+  value       = module.kx_events.migrate_function_name
+}
+
+output "migrate_result" {
+  description = "Result of the migrate invocation of this apply ({applied, alreadyApplied, roles}); null against the emulator."
+  value       = module.kx_events.migrate_result
+}
+
+output "consumer_maximum_concurrency" {
+  description = "Maximum concurrency of the event source mapping (derived from the database's connection budget)."
+  value       = module.kx_events.consumer_maximum_concurrency
+}
+
+output "alarm_arns" {
+  description = "ARNs of the module's alarms by name."
+  value       = module.kx_events.alarm_arns
+}
+
+output "alarm_topic_kms_key_arn" {
+  description = "Customer managed key of the alarm topic (CloudWatch may use it)."
+  value       = aws_kms_key.alarms.arn
+}

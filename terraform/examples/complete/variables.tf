@@ -10,14 +10,20 @@ variable "name_prefix" {
   default     = "kx-complete"
 }
 
+variable "vpc_azs" {
+  description = "Availability zones of the VPC (two). Empty looks up the region's first two."
+  type        = list(string)
+  default     = []
+}
+
 variable "consumer_package_path" {
-  description = "Consumer zip from make package. Null uses the module's default (target/lambda/bootstrap/bootstrap.zip in the repository)."
+  description = "Consumer zip from make package. Null uses target/lambda/bootstrap/bootstrap.zip of this repository."
   type        = string
   default     = null
 }
 
 variable "emulator" {
-  description = "Apply against the moto emulator (AWS_ENDPOINT_URL set): creates the event source mapping disabled and no DLQ redrive-allow policy. Leave false on AWS."
+  description = "Apply against the moto emulator (AWS_ENDPOINT_URL set): creates the event source mapping disabled, runs no migrate invocation and creates no DLQ redrive-allow policy. Leave false on AWS."
   type        = bool
   default     = false
 }

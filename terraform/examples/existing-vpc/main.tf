@@ -21,7 +21,7 @@ module "kx_events" {
   db_deletion_protection        = true
   db_multi_az                   = true
 
-  consumer_package_path = var.consumer_package_path
+  consumer_package_path = coalesce(var.consumer_package_path, "${path.root}/../../../target/lambda/bootstrap/bootstrap.zip")
 
   tags = {
     Project = "kx-events"

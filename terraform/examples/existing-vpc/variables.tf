@@ -33,7 +33,7 @@ variable "db_ingress_security_group_ids" {
 }
 
 variable "consumer_package_path" {
-  description = "Consumer zip from make package. Null uses the module's default (target/lambda/bootstrap/bootstrap.zip in the repository)."
+  description = "Consumer zip from make package. Null uses target/lambda/bootstrap/bootstrap.zip of this repository."
   type        = string
   default     = null
 }

@@ -10,6 +10,7 @@
 #   the mapping's part with module.kx_events.consumer_environment;
 # - no redrive-allow policy on the DLQ: moto does not know the RedriveAllowPolicy attribute (the
 #   provider would wait for it forever);
+# - no migrate invocation (run_migrations_on_apply = false): moto cannot run functions;
 # - no X-Ray tracing: it attaches the AWS managed policy AWSXRayDaemonWriteAccess, which moto
 #   knows only when started with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
 
@@ -69,7 +70,7 @@ module "kx_events" {
 
   name_prefix           = var.name_prefix
   service_name          = var.service_name
-  consumer_package_path = var.consumer_package_path
+  consumer_package_path = coalesce(var.consumer_package_path, "${path.root}/../../../target/lambda/bootstrap/bootstrap.zip")
 
   create_vpc      = false
   create_database = false
@@ -80,8 +81,12 @@ module "kx_events" {
   db_sslmode      = var.db_sslmode
 
   consumer_event_source_mapping_enabled = false
-  consumer_tracing_enabled              = false
-  queue_create_redrive_allow_policy     = false
+  # moto cannot run functions; the local flow runs `bootstrap migrate` natively instead. An
+  # existing database with its secret makes no application role (the consumer keeps KX_MIGRATE's
+  # default), so there is no migrate function to invoke anyway.
+  run_migrations_on_apply           = false
+  consumer_tracing_enabled          = false
+  queue_create_redrive_allow_policy = false
 
   tags = local.tags
 }

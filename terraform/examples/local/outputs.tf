@@ -84,3 +84,8 @@ output "ssm_parameter_names" {
   description = "Discovery parameters { arn, info }."
   value       = module.kx_events.ssm_parameter_names
 }
+
+output "consumer_db_secret_arn" {
+  description = "Secret the consumer logs in with (here the local PostgreSQL's, as db_secret_arn: no application role with an existing database)."
+  value       = module.kx_events.consumer_db_secret_arn
+}

@@ -21,7 +21,7 @@ variable "name_prefix" {
 }
 
 variable "consumer_package_path" {
-  description = "Consumer zip. moto stores it but never runs it (the local runner runs bootstrap itself), so any zip does. Null uses the module's default (target/lambda/bootstrap/bootstrap.zip)."
+  description = "Consumer zip. moto stores it but never runs it (the local runner runs bootstrap itself), so any zip does. Null uses target/lambda/bootstrap/bootstrap.zip of this repository."
   type        = string
   default     = null
 }

@@ -1,4 +1,5 @@
 data "aws_region" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   ssm_arn_name  = "${var.ssm_parameter_prefix}/${var.service_name}/arn"
@@ -14,11 +15,89 @@ resource "aws_cloudwatch_event_bus" "this" {
 resource "aws_cloudwatch_event_archive" "this" {
   count = var.create_archive ? 1 : 0
 
-  # Archive names are limited to 48 characters.
+  # Archive names: at most 48 characters of letters, digits, dots, hyphens and underscores.
   name             = substr("${var.name}-archive", 0, 48)
-  description      = "Events put on ${var.name}, for replay"
+  description      = substr("Events put on ${var.name}, for replay", 0, 512)
   event_source_arn = aws_cloudwatch_event_bus.this.arn
   retention_days   = var.archive_retention_days
+  event_pattern    = var.archive_event_pattern
+}
+
+# Cross-account subscriptions: a subscriber in another account creates its rule on this bus
+# (PutRule with the bus ARN), which this policy allows, and only for rules it created itself
+# (events:creatorAccount). Its targets stay in its own account.
+locals {
+  bus_rules_arn = "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.name}:${local.bus_account_id}:rule/${var.name}/*"
+  # arn:<partition>:events:<region>:<account>:event-bus/<name>
+  bus_account_id = element(split(":", aws_cloudwatch_event_bus.this.arn), 4)
+  subscriber_actions = [
+    "events:PutRule",
+    "events:DeleteRule",
+    "events:DescribeRule",
+    "events:DisableRule",
+    "events:EnableRule",
+    "events:PutTargets",
+    "events:RemoveTargets",
+    "events:ListTargetsByRule",
+    "events:TagResource",
+    "events:UntagResource",
+    "events:ListTagsForResource",
+  ]
+  create_policy = length(var.subscriber_account_ids) > 0 || var.subscriber_organization_id != null
+}
+
+data "aws_iam_policy_document" "bus" {
+  count = local.create_policy ? 1 : 0
+
+  dynamic "statement" {
+    for_each = length(var.subscriber_account_ids) > 0 ? [1] : []
+    content {
+      sid       = "SubscriberAccountsManageOwnRules"
+      effect    = "Allow"
+      actions   = local.subscriber_actions
+      resources = [local.bus_rules_arn]
+      principals {
+        type        = "AWS"
+        identifiers = [for a in var.subscriber_account_ids : "arn:${data.aws_partition.current.partition}:iam::${a}:root"]
+      }
+      condition {
+        test     = "StringEqualsIfExists"
+        variable = "events:creatorAccount"
+        values   = ["$${aws:PrincipalAccount}"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.subscriber_organization_id != null ? [1] : []
+    content {
+      sid       = "OrganizationManagesOwnRules"
+      effect    = "Allow"
+      actions   = local.subscriber_actions
+      resources = [local.bus_rules_arn]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:PrincipalOrgID"
+        values   = [coalesce(var.subscriber_organization_id, "-")]
+      }
+      condition {
+        test     = "StringEqualsIfExists"
+        variable = "events:creatorAccount"
+        values   = ["$${aws:PrincipalAccount}"]
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_bus_policy" "this" {
+  count = local.create_policy ? 1 : 0
+
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  policy         = data.aws_iam_policy_document.bus[0].json
 }
 
 # Service discovery as in the seed: other teams find the bus by service name.
@@ -29,6 +108,7 @@ resource "aws_ssm_parameter" "arn" {
   name        = local.ssm_arn_name
   description = "ARN of the kx-events bus of service ${var.service_name}"
   type        = "String"
+  tier        = var.ssm_parameter_tier
   value       = aws_cloudwatch_event_bus.this.arn
 
   tags = var.tags
@@ -41,6 +121,7 @@ resource "aws_ssm_parameter" "info" {
   name        = local.ssm_info_name
   description = "kx-events bus of service ${var.service_name}: name, ARN, source, region, detail-type format"
   type        = "String"
+  tier        = var.ssm_parameter_tier
   value = jsonencode({
     serviceName      = var.service_name
     eventBusName     = aws_cloudwatch_event_bus.this.name

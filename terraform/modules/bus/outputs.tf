@@ -33,3 +33,8 @@ output "ssm_parameter_names" {
     info = try(aws_ssm_parameter.info[0].name, null)
   }
 }
+
+output "event_bus_policy_json" {
+  description = "The bus policy that lets subscriber accounts manage their own rules on the bus, null without subscribers."
+  value       = try(data.aws_iam_policy_document.bus[0].json, null)
+}

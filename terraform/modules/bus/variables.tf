@@ -4,8 +4,8 @@ variable "name" {
   default     = "events-tracking-events-bus"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.name)) && var.name != "default"
-    error_message = "name must be 1-256 letters, digits, dots, hyphens or underscores, and not \"default\" (EventBridge custom bus rules)."
+    condition     = can(regex("^[A-Za-z0-9._-]{1,256}$", var.name)) && var.name != "default" && !startswith(var.name, "aws.")
+    error_message = "name must be 1-256 letters, digits, dots, hyphens or underscores, not \"default\" and not starting with \"aws.\" (EventBridge custom bus rules)."
   }
 }
 
@@ -62,6 +62,50 @@ variable "archive_retention_days" {
   validation {
     condition     = var.archive_retention_days >= 0 && floor(var.archive_retention_days) == var.archive_retention_days
     error_message = "archive_retention_days must be a whole number, 0 (indefinitely) or more."
+  }
+}
+
+variable "archive_event_pattern" {
+  description = "Event pattern (JSON) of the archive: only matching entries are archived. Null archives every entry."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.archive_event_pattern == null || can(keys(jsondecode(coalesce(var.archive_event_pattern, "-"))))
+    error_message = "archive_event_pattern must be a JSON object."
+  }
+}
+
+variable "ssm_parameter_tier" {
+  description = "Tier of the discovery parameters: Standard, or Advanced, which AWS RAM can share with other accounts (a subscriber there reads the parameter by its ARN). Advanced parameters cost a monthly fee each."
+  type        = string
+  default     = "Standard"
+
+  validation {
+    condition     = contains(["Standard", "Advanced"], var.ssm_parameter_tier)
+    error_message = "ssm_parameter_tier must be Standard or Advanced (Intelligent-Tiering would pick Standard for these small values, which RAM cannot share)."
+  }
+}
+
+variable "subscriber_account_ids" {
+  description = "AWS accounts whose teams may create subscription rules on this bus (a bus policy allowing PutRule/PutTargets and the like on rules they created themselves)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.subscriber_account_ids : can(regex("^[0-9]{12}$", a))])
+    error_message = "subscriber_account_ids must be 12-digit AWS account IDs."
+  }
+}
+
+variable "subscriber_organization_id" {
+  description = "AWS Organizations ID (o-...) whose accounts may create subscription rules on this bus, as subscriber_account_ids does for single accounts."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.subscriber_organization_id == null || can(regex("^o-[a-z0-9]{10,32}$", coalesce(var.subscriber_organization_id, "-")))
+    error_message = "subscriber_organization_id must be an organization ID (o-xxxxxxxxxx)."
   }
 }
 

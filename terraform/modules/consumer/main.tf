@@ -1,33 +1,64 @@
 data "aws_partition" "current" {}
 
 locals {
-  in_vpc    = length(var.subnet_ids) > 0
-  role_name = coalesce(var.role_name, substr("${var.function_name}-role", 0, 64))
-  # EventBridge rule names have the same 64-character limit as the function's.
-  sweep_rule_name = substr("${var.function_name}-outbox-sweep", 0, 64)
-  sweep_enabled   = var.sweep_schedule_expression != null
-  log_group       = "/aws/lambda/${var.function_name}"
+  in_vpc = length(var.subnet_ids) > 0
+  # Lambda function names: 64 characters; IAM role names: 64; EventBridge rule names: 64.
+  role_name            = coalesce(var.role_name, "${substr(var.function_name, 0, 59)}-role")
+  sweep_rule_name      = substr("${var.function_name}-outbox-sweep", 0, 64)
+  sweep_enabled        = var.sweep_schedule_expression != null
+  log_group            = "/aws/lambda/${var.function_name}"
+  migrate_name         = "${substr(var.function_name, 0, 56)}-migrate"
+  migrate_role_name    = "${substr(var.function_name, 0, 51)}-migrate-role"
+  migrate_log_group    = "/aws/lambda/${local.migrate_name}"
+  create_app_role      = var.create_app_role
+  app_role_secret_arn  = try(aws_secretsmanager_secret.app_role[0].arn, null)
+  runtime_secret_arn   = local.create_app_role ? local.app_role_secret_arn : var.db_secret_arn
+  use_s3_package       = var.s3_bucket != null
+  package_hash         = local.use_s3_package || var.source_code_hash != null ? var.source_code_hash : filebase64sha256(var.package_path)
+  secret_kms_key_arns  = [for k in [var.app_role_secret_kms_key_id] : k if k != null]
+  consumer_kms_arns    = distinct(concat(var.kms_key_arns, local.secret_kms_key_arns))
+  migrate_kms_key_arns = distinct(concat(var.db_secret_kms_key_arns, local.secret_kms_key_arns))
 
   # Exactly the variables the consumer reads (lambdas/consumer); DB_SSL_ROOT_CERT only when given.
-  contract_environment = merge(
+  # With the application role the consumer never runs DDL (KX_MIGRATE=off: the migrate function
+  # owns the schema); with a secret passed in it keeps its default (auto: migrate at cold start
+  # when the role may).
+  database_environment = merge(
     {
-      DB_SECRET_ARN         = var.db_secret_arn
-      DB_HOST               = var.db_host
-      DB_PORT               = tostring(var.db_port)
-      DB_NAME               = var.db_name
-      DB_SSLMODE            = var.db_sslmode
+      DB_HOST    = var.db_host
+      DB_PORT    = tostring(var.db_port)
+      DB_NAME    = var.db_name
+      DB_SSLMODE = var.db_sslmode
+    },
+    var.db_ssl_root_cert == null ? {} : { DB_SSL_ROOT_CERT = var.db_ssl_root_cert },
+  )
+  contract_environment = merge(
+    local.database_environment,
+    {
+      DB_SECRET_ARN         = local.runtime_secret_arn
       EVENT_BUS_NAME        = var.event_bus_name
       EVENT_SOURCE          = var.event_source
       DEAD_LETTER_QUEUE_URL = var.dead_letter_queue_url
       MAX_RECEIVE_COUNT     = tostring(var.max_receive_count)
     },
-    var.db_ssl_root_cert == null ? {} : { DB_SSL_ROOT_CERT = var.db_ssl_root_cert },
+    local.create_app_role ? { KX_MIGRATE = "off" } : {},
   )
   environment = merge(var.environment_variables, local.contract_environment)
 
-  # Least privilege: every statement names its resources by ARN. The two permission sets AWS does
-  # not let you scope to a resource (ENI management for a VPC function, X-Ray segment upload)
-  # come from AWS managed policies below instead of "*" in this document.
+  # The migrate mode of the same package: the owner's (master) secret, then the application role.
+  migrate_environment = merge(
+    var.environment_variables,
+    local.database_environment,
+    {
+      KX_MODE                = "migrate"
+      DB_SECRET_ARN          = var.db_secret_arn
+      KX_APP_ROLE_SECRET_ARN = local.app_role_secret_arn
+      KX_APP_ROLE_NAME       = var.app_role_name
+    },
+  )
+
+  # Least privilege: every statement names its resources by ARN. The permissions AWS does not let
+  # you scope to a resource (ENI management, X-Ray upload) are in separate documents below.
   policy_statements = concat(
     [
       {
@@ -43,16 +74,17 @@ locals {
         Resource = [var.dead_letter_queue_arn]
       },
       {
-        Sid      = "PutEventsOnBus"
-        Effect   = "Allow"
-        Action   = ["events:PutEvents"]
-        Resource = [var.event_bus_arn]
+        Sid       = "PutEventsOnBus"
+        Effect    = "Allow"
+        Action    = ["events:PutEvents"]
+        Resource  = [var.event_bus_arn]
+        Condition = { StringEquals = { "events:source" = [var.event_source] } }
       },
       {
         Sid      = "ReadDatabaseSecret"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.db_secret_arn]
+        Resource = [local.runtime_secret_arn]
       },
       {
         Sid      = "WriteOwnLogs"
@@ -61,15 +93,66 @@ locals {
         Resource = ["${aws_cloudwatch_log_group.this.arn}:*"]
       },
     ],
-    length(var.kms_key_arns) == 0 ? [] : [
+    length(local.consumer_kms_arns) == 0 ? [] : [
       {
         Sid      = "UseCustomerManagedKeys"
         Effect   = "Allow"
         Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = var.kms_key_arns
+        Resource = local.consumer_kms_arns
       },
     ],
   )
+
+  migrate_policy_statements = concat(
+    [
+      {
+        Sid      = "ReadOwnerAndApplicationSecrets"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:GetSecretValue"]
+        Resource = [var.db_secret_arn, local.app_role_secret_arn]
+      },
+      {
+        Sid      = "WriteApplicationRoleSecret"
+        Effect   = "Allow"
+        Action   = ["secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
+        Resource = [local.app_role_secret_arn]
+      },
+      {
+        Sid      = "WriteOwnLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = ["${try(aws_cloudwatch_log_group.migrate[0].arn, "")}:*"]
+      },
+    ],
+    length(local.migrate_kms_key_arns) == 0 ? [] : [
+      {
+        Sid      = "UseSecretKeys"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = local.migrate_kms_key_arns
+      },
+    ],
+  )
+
+  # Lambda creates, describes and deletes the function's network interfaces with the execution
+  # role; AWS requires "*" for DescribeNetworkInterfaces, and the ENIs do not exist beforehand.
+  # Only these actions: AWSLambdaVPCAccessExecutionRole would also grant logs:* on "*".
+  eni_policy_json = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid    = "ManageFunctionNetworkInterfaces"
+      Effect = "Allow"
+      Action = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+      ]
+      Resource = ["*"]
+    }]
+  })
 }
 
 locals {
@@ -77,6 +160,32 @@ locals {
     Version   = "2012-10-17"
     Statement = local.policy_statements
   })
+  migrate_policy_json = local.create_app_role ? jsonencode({
+    Version   = "2012-10-17"
+    Statement = local.migrate_policy_statements
+  }) : null
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+check "maximum_concurrency_within_reserved_concurrency" {
+  assert {
+    condition     = var.maximum_concurrency == null || var.reserved_concurrent_executions < 0 || coalesce(var.maximum_concurrency, 0) <= var.reserved_concurrent_executions
+    error_message = "The mapping's maximum_concurrency (${coalesce(var.maximum_concurrency, 0)}) exceeds the function's reserved concurrency (${var.reserved_concurrent_executions}): Lambda throttles the excess invocations, and throttled SQS batches count as receives toward the DLQ. Keep maximum_concurrency <= reserved_concurrent_executions."
+  }
+}
+
+check "visibility_timeout_six_times_function_timeout" {
+  assert {
+    condition     = var.queue_visibility_timeout_seconds >= 6 * var.timeout
+    error_message = "The queue's visibility timeout (${var.queue_visibility_timeout_seconds} s) is below six times the function timeout (${6 * var.timeout} s), as AWS advises for SQS event sources: a throttled or retried batch may reappear while still being processed."
+  }
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -91,14 +200,7 @@ resource "aws_cloudwatch_log_group" "this" {
 resource "aws_iam_role" "this" {
   name                 = local.role_name
   permissions_boundary = var.role_permissions_boundary
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
+  assume_role_policy   = local.assume_role_policy
 
   tags = var.tags
 }
@@ -109,12 +211,14 @@ resource "aws_iam_role_policy" "this" {
   policy = local.policy_json
 }
 
-# ec2:CreateNetworkInterface & co. cannot be limited to resources known before the ENI exists.
-resource "aws_iam_role_policy_attachment" "vpc_access" {
+resource "aws_iam_role_policy" "vpc_access" {
+  #checkov:skip=CKV_AWS_290:Lambda manages the function's ENIs with this role; they do not exist before the function, and AWS documents these actions on "*" (DescribeNetworkInterfaces works only there). Nothing but the six ENI actions is granted.
+  #checkov:skip=CKV_AWS_355:Same ENI actions as AWSLambdaVPCAccessExecutionRole, without its logs:* on "*"; the interfaces' IDs are not known before Lambda creates them.
   count = local.in_vpc ? 1 : 0
 
-  role       = aws_iam_role.this.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+  name   = "kx-events-vpc-network-interfaces"
+  role   = aws_iam_role.this.id
+  policy = local.eni_policy_json
 }
 
 # xray:PutTraceSegments & co. support no resource-level permissions.
@@ -131,11 +235,14 @@ resource "aws_lambda_function" "this" {
   description   = "kx-events consumer: stores tracked events in PostgreSQL and publishes them to EventBridge"
   role          = aws_iam_role.this.arn
 
-  filename         = var.package_path
-  source_code_hash = coalesce(var.source_code_hash, filebase64sha256(var.package_path))
-  runtime          = "provided.al2023"
-  handler          = "bootstrap"
-  architectures    = [var.architecture]
+  filename          = local.use_s3_package ? null : var.package_path
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+  source_code_hash  = local.package_hash
+  runtime           = "provided.al2023"
+  handler           = "bootstrap"
+  architectures     = [var.architecture]
 
   memory_size                    = var.memory_size
   timeout                        = var.timeout
@@ -161,13 +268,143 @@ resource "aws_lambda_function" "this" {
 
   tags = merge({ Name = var.function_name }, var.tags)
 
-  # The log group (with its retention) and the permissions must exist before the first invocation.
+  # The log group (with its retention) and the permissions must exist before the first invocation;
+  # and the migrations must have run (and written the application role's secret) before the
+  # consumer is created or switched to that secret with KX_MIGRATE=off: an existing mapping would
+  # otherwise invoke it with a secret that has no value yet.
   depends_on = [
     aws_cloudwatch_log_group.this,
     aws_iam_role_policy.this,
-    aws_iam_role_policy_attachment.vpc_access,
+    aws_iam_role_policy.vpc_access,
+    aws_lambda_invocation.migrate,
   ]
 }
+
+################################################################################
+# Application role and migrations (create_app_role)
+################################################################################
+
+# The consumer's own PostgreSQL login. Terraform creates only the empty secret: the migrate
+# function generates the password and writes it (PutSecretValue), so no password is in the state.
+resource "aws_secretsmanager_secret" "app_role" {
+  #checkov:skip=CKV2_AWS_57:The password belongs to a PostgreSQL role that the migrate function creates; rotating it needs a rotation Lambda that knows that role (re-running the migrate function with an emptied secret rotates it).
+  #checkov:skip=CKV_AWS_149:The key is an input (app_role_secret_kms_key_id, the module passes the master secret's key); null uses aws/secretsmanager, as the RDS-managed master secret does by default.
+  count = local.create_app_role ? 1 : 0
+
+  name_prefix             = var.app_role_secret_name_prefix
+  description             = "kx-events: PostgreSQL login of the consumer (role ${var.app_role_name}), written by ${local.migrate_name}"
+  kms_key_id              = var.app_role_secret_kms_key_id
+  recovery_window_in_days = var.app_role_secret_recovery_window_in_days
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_log_group" "migrate" {
+  # checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days), as for the consumer's log group.
+  count = local.create_app_role ? 1 : 0
+
+  name              = local.migrate_log_group
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_id
+
+  tags = var.tags
+}
+
+resource "aws_iam_role" "migrate" {
+  count = local.create_app_role ? 1 : 0
+
+  name                 = local.migrate_role_name
+  permissions_boundary = var.role_permissions_boundary
+  assume_role_policy   = local.assume_role_policy
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "migrate" {
+  count = local.create_app_role ? 1 : 0
+
+  name   = "kx-events-migrate"
+  role   = aws_iam_role.migrate[0].id
+  policy = local.migrate_policy_json
+}
+
+resource "aws_iam_role_policy" "migrate_vpc_access" {
+  #checkov:skip=CKV_AWS_290:Lambda manages the function's ENIs with this role; they do not exist before the function, and AWS documents these actions on "*" (DescribeNetworkInterfaces works only there). Nothing but the six ENI actions is granted.
+  #checkov:skip=CKV_AWS_355:Same ENI actions as AWSLambdaVPCAccessExecutionRole, without its logs:* on "*"; the interfaces' IDs are not known before Lambda creates them.
+  count = local.create_app_role && local.in_vpc ? 1 : 0
+
+  name   = "kx-events-vpc-network-interfaces"
+  role   = aws_iam_role.migrate[0].id
+  policy = local.eni_policy_json
+}
+
+resource "aws_lambda_function" "migrate" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by terraform apply (aws_lambda_invocation), which reports a failure itself; there is no asynchronous event to dead-letter.
+  #checkov:skip=CKV_AWS_115:Invoked only at deploy time, one at a time; reserving concurrency would take it from the account pool permanently.
+  #checkov:skip=CKV_AWS_50:The migrate run is one short invocation at deploy time; its log and the invocation result say what it did.
+  count = local.create_app_role ? 1 : 0
+
+  function_name = local.migrate_name
+  description   = "kx-events migrations: applies the schema with the owner's secret and ensures the consumer's role ${var.app_role_name}"
+  role          = aws_iam_role.migrate[0].arn
+
+  filename          = local.use_s3_package ? null : var.package_path
+  s3_bucket         = var.s3_bucket
+  s3_key            = var.s3_key
+  s3_object_version = var.s3_object_version
+  source_code_hash  = local.package_hash
+  runtime           = "provided.al2023"
+  handler           = "bootstrap"
+  architectures     = [var.architecture]
+
+  memory_size             = var.memory_size
+  timeout                 = var.migrate_timeout
+  kms_key_arn             = var.kms_key_arn
+  code_signing_config_arn = var.code_signing_config_arn
+
+  environment {
+    variables = local.migrate_environment
+  }
+
+  dynamic "vpc_config" {
+    for_each = local.in_vpc ? [1] : []
+    content {
+      subnet_ids         = var.subnet_ids
+      security_group_ids = var.security_group_ids
+    }
+  }
+
+  tags = merge({ Name = local.migrate_name }, var.tags)
+
+  depends_on = [
+    aws_cloudwatch_log_group.migrate,
+    aws_iam_role_policy.migrate,
+    aws_iam_role_policy.migrate_vpc_access,
+  ]
+}
+
+# Runs the migrations (and creates or updates the consumer's role) during terraform apply, again
+# whenever the package (which embeds the migrations) or the role settings change. A failed
+# migration fails the apply with the function's error message.
+resource "aws_lambda_invocation" "migrate" {
+  count = local.create_app_role && var.run_migrations_on_apply ? 1 : 0
+
+  function_name = aws_lambda_function.migrate[0].function_name
+  input         = jsonencode({})
+
+  triggers = {
+    package          = coalesce(local.package_hash, "${coalesce(var.s3_bucket, "-")}/${coalesce(var.s3_key, "-")}@${coalesce(var.s3_object_version, "-")}")
+    app_role_name    = var.app_role_name
+    app_role_secret  = local.app_role_secret_arn
+    owner_secret     = var.db_secret_arn
+    database         = "${var.db_host}:${var.db_port}/${var.db_name}"
+    migration_marker = coalesce(var.migration_trigger, "-")
+  }
+}
+
+################################################################################
+# Event source mapping, schedule, alarms
+################################################################################
 
 resource "aws_lambda_event_source_mapping" "this" {
   event_source_arn                   = var.queue_arn
@@ -185,6 +422,14 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   tags = var.tags
+
+  # The consumer refuses to start on a schema that is behind (KX_MIGRATE=off): poll only once the
+  # migrations of this package have run.
+  depends_on = [aws_lambda_invocation.migrate]
+}
+
+locals {
+  alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
 }
 
 resource "aws_cloudwatch_metric_alarm" "errors" {
@@ -201,8 +446,48 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.errors_threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
-  ok_actions          = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttles" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.function_name}-throttles"
+  alarm_description   = "The kx-events consumer was throttled (reserved or account concurrency): throttled SQS batches return to the queue and count as receives toward the DLQ."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.throttles_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "duration" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.function_name}-duration"
+  alarm_description   = "kx-events consumer invocations come close to the function timeout (slow database or bus): a timed-out batch is redelivered whole."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.timeout * 1000 * var.duration_threshold_percent / 100
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 
   tags = var.tags
 }
@@ -229,6 +514,8 @@ resource "aws_cloudwatch_event_target" "sweep" {
   target_id      = "outbox-sweep"
   arn            = aws_lambda_function.this.arn
   input          = jsonencode({ Records = [] }) # exactly {"Records":[]}: an empty batch, only the sweep runs
+
+  depends_on = [aws_lambda_invocation.migrate]
 }
 
 resource "aws_lambda_permission" "sweep" {

@@ -52,3 +52,58 @@ output "sweep_rule_name" {
   description = "Name of the EventBridge rule that schedules the outbox sweep, null without it."
   value       = try(aws_cloudwatch_event_rule.sweep[0].name, null)
 }
+
+output "log_group_arn" {
+  description = "ARN of the consumer's log group."
+  value       = aws_cloudwatch_log_group.this.arn
+}
+
+output "throttles_alarm_arn" {
+  description = "ARN of the throttles alarm, null without it."
+  value       = try(aws_cloudwatch_metric_alarm.throttles[0].arn, null)
+}
+
+output "duration_alarm_arn" {
+  description = "ARN of the duration alarm, null without it."
+  value       = try(aws_cloudwatch_metric_alarm.duration[0].arn, null)
+}
+
+output "runtime_db_secret_arn" {
+  description = "The secret the consumer logs in with (DB_SECRET_ARN): the application role's secret with create_app_role, else db_secret_arn."
+  value       = local.runtime_secret_arn
+}
+
+output "app_role_secret_arn" {
+  description = "ARN of the application role's secret (written by the migrate function), null without create_app_role."
+  value       = local.app_role_secret_arn
+}
+
+output "migrate_function_name" {
+  description = "Name of the migrate function (invoke it with {} to apply migrations), null without create_app_role."
+  value       = try(aws_lambda_function.migrate[0].function_name, null)
+}
+
+output "migrate_function_arn" {
+  description = "ARN of the migrate function, null without create_app_role."
+  value       = try(aws_lambda_function.migrate[0].arn, null)
+}
+
+output "migrate_role_arn" {
+  description = "ARN of the migrate function's execution role, null without create_app_role."
+  value       = try(aws_iam_role.migrate[0].arn, null)
+}
+
+output "migrate_policy_json" {
+  description = "The migrate role's inline policy, null without create_app_role."
+  value       = local.migrate_policy_json
+}
+
+output "migrate_environment" {
+  description = "The migrate function's environment (KX_MODE=migrate, the owner's DB_SECRET_ARN, KX_APP_ROLE_SECRET_ARN, KX_APP_ROLE_NAME, the database settings), null without create_app_role."
+  value       = local.create_app_role ? local.migrate_environment : null
+}
+
+output "migrate_result" {
+  description = "The migrate invocation's JSON result ({applied, alreadyApplied, roles}) of this apply, null when it did not run."
+  value       = try(jsondecode(aws_lambda_invocation.migrate[0].result), null)
+}

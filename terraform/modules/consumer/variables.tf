@@ -10,12 +10,46 @@ variable "function_name" {
 }
 
 variable "package_path" {
-  description = "Path of the zip that `make package` builds (cargo lambda: target/lambda/bootstrap/bootstrap.zip)."
+  description = "Path of the zip that `make package` builds (cargo lambda: target/lambda/bootstrap/bootstrap.zip). Null with s3_bucket and s3_key."
   type        = string
+  default     = null
+
+  validation {
+    condition     = (var.package_path != null) != (var.s3_bucket != null)
+    error_message = "Give the consumer package either as package_path (a local zip) or as s3_bucket + s3_key, not both and not neither."
+  }
+}
+
+variable "s3_bucket" {
+  description = "S3 bucket holding the consumer zip (instead of package_path); it must be in the function's region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.s3_bucket, "-")))
+    error_message = "s3_bucket must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
+  }
+}
+
+variable "s3_key" {
+  description = "Key of the consumer zip in s3_bucket."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.s3_bucket == null) == (var.s3_key == null)
+    error_message = "s3_bucket and s3_key go together."
+  }
+}
+
+variable "s3_object_version" {
+  description = "Version of the S3 object (versioned bucket), so that a new upload under the same key redeploys."
+  type        = string
+  default     = null
 }
 
 variable "source_code_hash" {
-  description = "Base64 SHA-256 of the package, to redeploy when it changes. Null computes filebase64sha256(package_path)."
+  description = "Base64 SHA-256 of the package, to redeploy (and re-run the migrations) when it changes. Null computes filebase64sha256(package_path); with S3, pass the zip's hash or rely on s3_object_version."
   type        = string
   default     = null
 }
@@ -74,6 +108,11 @@ variable "kms_key_arn" {
   description = "KMS key ARN for the function's environment variables. Null uses the Lambda-managed key (they hold no secrets, only the secret's ARN)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.kms_key_arn, "-")))
+    error_message = "kms_key_arn must be a KMS key ARN (Lambda accepts no alias here)."
+  }
 }
 
 variable "code_signing_config_arn" {
@@ -100,21 +139,36 @@ variable "log_retention_in_days" {
 }
 
 variable "log_kms_key_id" {
-  description = "KMS key ARN for the log group. Null uses CloudWatch Logs' own encryption."
+  description = "KMS key ARN for the log groups (its key policy must allow logs.<region>.amazonaws.com). Null uses CloudWatch Logs' own encryption."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.log_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.log_kms_key_id, "-")))
+    error_message = "log_kms_key_id must be a KMS key ARN (CloudWatch Logs accepts no alias)."
+  }
 }
 
 variable "role_name" {
-  description = "Name of the execution role. Defaults to \"<function_name>-role\" (cut to 64 characters)."
+  description = "Name of the execution role. Defaults to \"<function_name>-role\" (the name cut so that the role name stays within 64 characters)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", coalesce(var.role_name, "-")))
+    error_message = "role_name must be 1-64 characters of letters, digits and +=,.@_- (IAM rules)."
+  }
 }
 
 variable "role_permissions_boundary" {
-  description = "ARN of a permissions boundary for the execution role."
+  description = "ARN of a permissions boundary for the execution roles (consumer and migrate)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/", coalesce(var.role_permissions_boundary, "-")))
+    error_message = "role_permissions_boundary must be an IAM policy ARN."
+  }
 }
 
 variable "subnet_ids" {
@@ -135,9 +189,9 @@ variable "queue_arn" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the events queue, checked against timeout (AWS refuses a mapping whose function may outlive the visibility timeout)."
+  description = "Visibility timeout of the events queue, checked against timeout (AWS refuses a mapping whose function may outlive the visibility timeout; a check warns below six times the timeout)."
   type        = number
-  default     = 300
+  default     = 360
 
   validation {
     condition     = var.queue_visibility_timeout_seconds >= var.timeout
@@ -183,8 +237,87 @@ variable "event_source" {
 }
 
 variable "db_secret_arn" {
-  description = "ARN of the Secrets Manager secret with the database username and password (DB_SECRET_ARN)."
+  description = "ARN of the Secrets Manager secret with the database username and password. With create_app_role it is the owner's (RDS master) secret, used only by the migrate function; otherwise the consumer's DB_SECRET_ARN."
   type        = string
+}
+
+variable "db_secret_kms_key_arns" {
+  description = "Customer-managed KMS keys of db_secret_arn, granted to the migrate function (the consumer gets them through kms_key_arns when it reads that secret itself)."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_app_role" {
+  description = "Create the consumer's own PostgreSQL login (app_role_name): an empty Secrets Manager secret, and a migrate function (the same package with KX_MODE=migrate and the owner's secret) that applies the migrations, creates the role with DML grants and writes its generated password to the secret. The consumer then reads that secret and never runs DDL (KX_MIGRATE=off)."
+  type        = bool
+  default     = false
+}
+
+variable "app_role_name" {
+  description = "PostgreSQL role of the consumer that the migrate function creates (KX_APP_ROLE_NAME)."
+  type        = string
+  default     = "kx_events_consumer"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_role_name)) && !startswith(var.app_role_name, "pg_") && !contains(["rdsadmin", "rds_superuser", "postgres", "public"], var.app_role_name)
+    error_message = "app_role_name must be a plain PostgreSQL identifier (lowercase letters, digits, underscores, at most 63, not starting with pg_ or a reserved role)."
+  }
+}
+
+variable "app_role_secret_name_prefix" {
+  description = "Name prefix of the application role's secret (Secrets Manager appends a unique suffix, so a destroyed secret still in its recovery window never blocks a new one)."
+  type        = string
+  default     = "kx-events-consumer-db-"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_+=.@-]{1,486}$", var.app_role_secret_name_prefix))
+    error_message = "app_role_secret_name_prefix must be 1-486 characters of letters, digits and /_+=.@- (Secrets Manager names are at most 512 with the 26-character suffix)."
+  }
+}
+
+variable "app_role_secret_kms_key_id" {
+  description = "KMS key ARN of the application role's secret; null uses aws/secretsmanager. Granted to the consumer and the migrate function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.app_role_secret_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.app_role_secret_kms_key_id, "-")))
+    error_message = "app_role_secret_kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): the IAM grants need the key ARN, not an alias."
+  }
+}
+
+variable "app_role_secret_recovery_window_in_days" {
+  description = "Days a deleted application role secret can be restored (0 deletes it at once, 7-30 otherwise)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.app_role_secret_recovery_window_in_days == 0 || (var.app_role_secret_recovery_window_in_days >= 7 && var.app_role_secret_recovery_window_in_days <= 30)
+    error_message = "app_role_secret_recovery_window_in_days must be 0 or between 7 and 30."
+  }
+}
+
+variable "run_migrations_on_apply" {
+  description = "Invoke the migrate function during terraform apply (aws_lambda_invocation), again whenever the package or the role settings change; the event source mapping waits for it. False where Lambda cannot run (moto) or when you run the migrate function yourself."
+  type        = bool
+  default     = true
+}
+
+variable "migration_trigger" {
+  description = "Any string: changing it re-runs the migrate invocation (e.g. to rotate the role's password after emptying its secret). The package hash already triggers it."
+  type        = string
+  default     = null
+}
+
+variable "migrate_timeout" {
+  description = "Timeout of the migrate function in seconds (index builds on a large adopted table take time)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.migrate_timeout >= 1 && var.migrate_timeout <= 900
+    error_message = "migrate_timeout must be between 1 and 900 seconds."
+  }
 }
 
 variable "db_host" {
@@ -205,9 +338,9 @@ variable "db_name" {
 }
 
 variable "db_sslmode" {
-  description = "TLS mode to the database (DB_SSLMODE): disable, require or verify-full."
+  description = "TLS mode to the database (DB_SSLMODE): disable, require or verify-full (the consumer embeds the RDS CA bundle)."
   type        = string
-  default     = "require"
+  default     = "verify-full"
 
   validation {
     condition     = contains(["disable", "require", "verify-full"], var.db_sslmode)
@@ -227,8 +360,8 @@ variable "kms_key_arns" {
   default     = []
 
   validation {
-    condition     = alltrue([for k in var.kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:", k))])
-    error_message = "kms_key_arns must be KMS key ARNs."
+    condition     = alltrue([for k in var.kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", k))])
+    error_message = "kms_key_arns must be KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>), not aliases: a grant on an alias ARN does not cover the key."
   }
 }
 
@@ -260,7 +393,7 @@ variable "maximum_batching_window_in_seconds" {
 }
 
 variable "maximum_concurrency" {
-  description = "Most concurrent invocations the mapping starts (2-1000), to spare the database. Null for no limit."
+  description = "Most concurrent invocations the mapping starts (2-1000), to spare the database: each sandbox holds one connection. Null for no limit (the root module derives a default from the database's connection budget)."
   type        = number
   default     = null
 
@@ -288,15 +421,42 @@ variable "sweep_schedule_expression" {
 }
 
 variable "create_alarms" {
-  description = "Create a CloudWatch alarm on the function's errors."
+  description = "Create CloudWatch alarms on the function's errors, throttles and duration."
   type        = bool
   default     = true
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic notified when the alarm fires or recovers. Null creates the alarm without actions."
+  description = "SNS topic notified when an alarm fires or recovers. Null creates the alarms without actions."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.alarm_sns_topic_arn, "-")))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "throttles_threshold" {
+  description = "The throttles alarm fires when the function is throttled more often than this in 5 minutes."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.throttles_threshold >= 0
+    error_message = "throttles_threshold must not be negative."
+  }
+}
+
+variable "duration_threshold_percent" {
+  description = "The duration alarm fires when the p99 duration exceeds this share of the timeout for 15 minutes."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.duration_threshold_percent > 0 && var.duration_threshold_percent <= 100
+    error_message = "duration_threshold_percent must be in (0, 100]."
+  }
 }
 
 variable "errors_threshold" {

@@ -1,7 +1,25 @@
 data "aws_partition" "current" {}
 
 locals {
-  final_snapshot_identifier = coalesce(var.final_snapshot_identifier, "${var.identifier}-final")
+  # Unique per instance: a replaced or re-created instance must not collide with the snapshot its
+  # predecessor left (RDS refuses an existing snapshot name). The creation time is taken once and
+  # kept (ignore_changes below); a given final_snapshot_identifier is used as the prefix.
+  final_snapshot_identifier = "${coalesce(var.final_snapshot_identifier, "${var.identifier}-final")}-${formatdate("YYYYMMDDhhmmss", timestamp())}"
+  # IAM name_prefix is limited to 38 characters: 26 of the identifier plus "-monitoring-".
+  monitoring_role_name_prefix = "${substr(var.identifier, 0, 26)}-monitoring-"
+}
+
+# RDS creates these log groups on first export with no expiry, and they hold slow statements with
+# their parameters (event payloads). Created here first, with a retention, they are managed.
+resource "aws_cloudwatch_log_group" "this" {
+  # checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days, default 30 days): these logs hold event payloads, so shorter is the safer default.
+  for_each = toset(var.enabled_cloudwatch_logs_exports)
+
+  name              = "/aws/rds/instance/${var.identifier}/${each.value}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_id
+
+  tags = var.tags
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -14,7 +32,9 @@ resource "aws_db_subnet_group" "this" {
 
 # TLS only (DB_SSLMODE defaults to require) and slow statements logged.
 resource "aws_db_parameter_group" "this" {
-  name        = var.identifier
+  # A prefix, not a fixed name: create_before_destroy creates the replacement first, which a fixed
+  # name would collide with.
+  name_prefix = "${var.identifier}-"
   family      = "postgres16"
   description = "kx-events PostgreSQL 16: TLS required, slow statements logged"
 
@@ -43,7 +63,8 @@ resource "aws_db_parameter_group" "this" {
 resource "aws_iam_role" "monitoring" {
   count = var.monitoring_interval > 0 ? 1 : 0
 
-  name_prefix = "${substr(var.identifier, 0, 32)}-monitoring-"
+  name_prefix          = local.monitoring_role_name_prefix
+  permissions_boundary = var.monitoring_role_permissions_boundary
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -112,4 +133,63 @@ resource "aws_db_instance" "this" {
   monitoring_role_arn             = try(aws_iam_role.monitoring[0].arn, null)
 
   tags = merge({ Name = var.identifier }, var.tags)
+
+  lifecycle {
+    # The final snapshot's name is fixed when the instance is created (see locals).
+    ignore_changes = [final_snapshot_identifier]
+  }
+
+  depends_on = [aws_cloudwatch_log_group.this]
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+locals {
+  alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
+  db_alarms = var.create_alarms ? merge(
+    {
+      cpu = {
+        metric      = "CPUUtilization"
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.cpu_utilization_threshold_percent
+        description = "kx-events database CPU above ${var.cpu_utilization_threshold_percent}% for 15 minutes: inserts slow down and batches near the consumer's timeout."
+      }
+      free_storage = {
+        metric      = "FreeStorageSpace"
+        comparison  = "LessThanThreshold"
+        threshold   = var.free_storage_threshold_bytes
+        description = "kx-events database has less than ${var.free_storage_threshold_bytes} bytes of free storage (autoscaling up to max_allocated_storage may be exhausted)."
+      }
+    },
+    var.connections_threshold == null ? {} : {
+      connections = {
+        metric      = "DatabaseConnections"
+        comparison  = "GreaterThanThreshold"
+        threshold   = var.connections_threshold
+        description = "kx-events database holds more than ${coalesce(var.connections_threshold, 0)} connections: close to max_connections, new consumer sandboxes will fail to connect (53300)."
+      }
+    },
+  ) : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.db_alarms
+
+  alarm_name          = "${var.identifier}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/RDS"
+  metric_name         = each.value.metric
+  dimensions          = { DBInstanceIdentifier = aws_db_instance.this.identifier }
+  statistic           = each.key == "free_storage" ? "Minimum" : "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  treat_missing_data  = "missing"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
 }

@@ -32,9 +32,13 @@ variable "master_username" {
 }
 
 variable "master_user_secret_kms_key_id" {
-  description = "KMS key (ARN or ID) for the RDS-managed master user secret. Null uses the account's aws/secretsmanager key."
+  description = "KMS key ARN for the RDS-managed master user secret. Null uses the account's aws/secretsmanager key."
   type        = string
   default     = null
+  validation {
+    condition     = var.master_user_secret_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.master_user_secret_kms_key_id, "-")))
+    error_message = "master_user_secret_kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): an alias or key ID would drop the grants that need the key's ARN."
+  }
 }
 
 variable "engine_version" {
@@ -112,6 +116,10 @@ variable "kms_key_id" {
   description = "KMS key ARN for storage encryption. Null uses the account's aws/rds key (storage is encrypted either way)."
   type        = string
   default     = null
+  validation {
+    condition     = var.kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.kms_key_id, "-")))
+    error_message = "kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): an alias or key ID would drop the grants that need the key's ARN."
+  }
 }
 
 variable "backup_retention_period" {
@@ -126,15 +134,25 @@ variable "backup_retention_period" {
 }
 
 variable "backup_window" {
-  description = "Daily backup window (UTC), hh24:mi-hh24:mi. Null lets RDS choose."
+  description = "Daily backup window (UTC), hh24:mi-hh24:mi, at least 30 minutes, not overlapping the maintenance window. Null lets RDS choose."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.backup_window == null || can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$", coalesce(var.backup_window, "-")))
+    error_message = "backup_window must look like 03:00-04:00 (UTC)."
+  }
 }
 
 variable "maintenance_window" {
   description = "Weekly maintenance window (UTC), ddd:hh24:mi-ddd:hh24:mi. Null lets RDS choose."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.maintenance_window == null || can(regex("^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$", lower(coalesce(var.maintenance_window, "-"))))
+    error_message = "maintenance_window must look like sun:05:00-sun:06:00 (UTC)."
+  }
 }
 
 variable "multi_az" {
@@ -156,9 +174,14 @@ variable "skip_final_snapshot" {
 }
 
 variable "final_snapshot_identifier" {
-  description = "Name of the final snapshot. Defaults to \"<identifier>-final\"."
+  description = "Prefix of the final snapshot's name; the instance's creation time (YYYYMMDDhhmmss) is appended so that every instance has its own. Defaults to \"<identifier>-final\"."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.final_snapshot_identifier == null || (can(regex("^[A-Za-z][A-Za-z0-9-]{0,239}$", coalesce(var.final_snapshot_identifier, "-"))) && !can(regex("(--|-$)", coalesce(var.final_snapshot_identifier, "-"))))
+    error_message = "final_snapshot_identifier must start with a letter, hold letters, digits and single hyphens, not end with a hyphen, and be at most 240 characters (15 are appended)."
+  }
 }
 
 variable "performance_insights_enabled" {
@@ -171,6 +194,10 @@ variable "performance_insights_kms_key_id" {
   description = "KMS key ARN for Performance Insights data. Null uses the account's aws/rds key."
   type        = string
   default     = null
+  validation {
+    condition     = var.performance_insights_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.performance_insights_kms_key_id, "-")))
+    error_message = "performance_insights_kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): an alias or key ID would drop the grants that need the key's ARN."
+  }
 }
 
 variable "monitoring_interval" {
@@ -207,10 +234,83 @@ variable "enabled_cloudwatch_logs_exports" {
   }
 }
 
+variable "log_retention_in_days" {
+  description = "Retention of the exported PostgreSQL log groups (/aws/rds/instance/<identifier>/<log>); they hold slow statements with their parameters."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "log_kms_key_id" {
+  description = "KMS key ARN for the exported log groups. Null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.log_kms_key_id, "-")))
+    error_message = "log_kms_key_id must be a KMS key ARN (CloudWatch Logs accepts no alias)."
+  }
+}
+
+variable "monitoring_role_permissions_boundary" {
+  description = "ARN of a permissions boundary for the enhanced monitoring role."
+  type        = string
+  default     = null
+}
+
 variable "apply_immediately" {
   description = "Apply modifications now rather than in the next maintenance window."
   type        = bool
   default     = false
+}
+
+variable "create_alarms" {
+  description = "Create CloudWatch alarms on CPU, free storage and (with connections_threshold) connections."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified when an alarm fires or recovers. Null creates the alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.alarm_sns_topic_arn, "-")))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "cpu_utilization_threshold_percent" {
+  description = "The CPU alarm fires above this utilisation (maximum over 5 minutes, 3 periods)."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.cpu_utilization_threshold_percent > 0 && var.cpu_utilization_threshold_percent <= 100
+    error_message = "cpu_utilization_threshold_percent must be in (0, 100]."
+  }
+}
+
+variable "free_storage_threshold_bytes" {
+  description = "The storage alarm fires below this many free bytes."
+  type        = number
+  default     = 2147483648
+
+  validation {
+    condition     = var.free_storage_threshold_bytes > 0
+    error_message = "free_storage_threshold_bytes must be positive."
+  }
+}
+
+variable "connections_threshold" {
+  description = "The connections alarm fires above this many connections; null creates no connections alarm (the root module passes 80% of the instance class's max_connections)."
+  type        = number
+  default     = null
 }
 
 variable "tags" {

@@ -249,3 +249,52 @@ resource "aws_vpc_security_group_ingress_rule" "existing_database_from_consumer"
 
   tags = var.tags
 }
+
+################################################################################
+# VPC endpoints (optional): the AWS APIs the consumer calls, without a NAT gateway
+################################################################################
+
+locals {
+  create_endpoints = local.create_security_groups && var.create_vpc_endpoints
+}
+
+data "aws_region" "current" {
+  count = local.create_endpoints ? 1 : 0
+}
+
+resource "aws_security_group" "endpoints" {
+  #checkov:skip=CKV2_AWS_5:Attached to the interface endpoints below (aws_vpc_endpoint.this).
+  count = local.create_endpoints ? 1 : 0
+
+  name        = "${var.name}-vpce-sg"
+  description = "kx-events VPC endpoints: HTTPS from the consumer only"
+  vpc_id      = local.vpc_id
+
+  tags = merge({ Name = "${var.name}-vpce-sg" }, var.tags)
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_from_consumer" {
+  count = local.create_endpoints ? 1 : 0
+
+  security_group_id            = aws_security_group.endpoints[0].id
+  description                  = "HTTPS from the kx-events consumer"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = aws_security_group.consumer[0].id
+
+  tags = var.tags
+}
+
+resource "aws_vpc_endpoint" "this" {
+  for_each = local.create_endpoints ? toset(var.vpc_endpoint_services) : toset([])
+
+  vpc_id              = local.vpc_id
+  service_name        = "com.amazonaws.${data.aws_region.current[0].name}.${each.value}"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = local.private_subnet_ids
+  security_group_ids  = [aws_security_group.endpoints[0].id]
+  private_dns_enabled = true
+
+  tags = merge({ Name = "${var.name}-${each.value}" }, var.tags)
+}

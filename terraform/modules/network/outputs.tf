@@ -32,3 +32,8 @@ output "database_security_group_id" {
   description = "ID of the database's security group (created, or the existing one passed in)."
   value       = local.database_sg_id
 }
+
+output "vpc_endpoint_ids" {
+  description = "IDs of the interface VPC endpoints by service (empty without create_vpc_endpoints)."
+  value       = { for k, e in aws_vpc_endpoint.this : k => e.id }
+}

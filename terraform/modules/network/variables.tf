@@ -151,6 +151,23 @@ variable "database_egress_cidr_blocks" {
   }
 }
 
+variable "create_vpc_endpoints" {
+  description = "Create interface VPC endpoints (vpc_endpoint_services) in the private subnets, reachable from the consumer's group on 443, so the consumer reaches the AWS APIs without a NAT gateway (then enable_nat_gateway may be false)."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_endpoint_services" {
+  description = "Services of the interface endpoints: what the consumer calls (Secrets Manager, SQS, EventBridge); add ssm for producers in the VPC that read the discovery parameters, xray with tracing."
+  type        = list(string)
+  default     = ["secretsmanager", "sqs", "events"]
+
+  validation {
+    condition     = alltrue([for s in var.vpc_endpoint_services : can(regex("^[a-z0-9.-]+$", s))])
+    error_message = "vpc_endpoint_services must be service names such as sqs, secretsmanager, events, ssm."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

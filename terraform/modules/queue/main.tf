@@ -63,14 +63,29 @@ resource "aws_sqs_queue_policy" "this" {
   queue_url = aws_sqs_queue.this.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = { AWS = "*" }
-      Action    = "sqs:*"
-      Resource  = aws_sqs_queue.this.arn
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
+    Statement = concat(
+      [{
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = { AWS = "*" }
+        Action    = "sqs:*"
+        Resource  = aws_sqs_queue.this.arn
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      }],
+      # Extra statements (cross-account producers, an SNS topic): the queue's ARN is filled in.
+      [for s in var.queue_policy_statements : merge(
+        {
+          Sid       = s.sid
+          Effect    = s.effect
+          Principal = { (s.principal_type) = s.principal_identifiers }
+          Action    = s.actions
+          Resource  = aws_sqs_queue.this.arn
+        },
+        length(s.conditions) == 0 ? {} : {
+          Condition = { for test in distinct([for c in s.conditions : c.test]) : test => { for c in s.conditions : c.variable => c.values if c.test == test } }
+        },
+      )],
+    )
   })
 
   depends_on = [aws_sqs_queue_redrive_policy.this]

@@ -98,6 +98,28 @@ variable "create_redrive_allow_policy" {
   default     = true
 }
 
+variable "queue_policy_statements" {
+  description = "Extra statements of the events queue's policy, e.g. producers in other accounts or an SNS topic: { sid, effect (Allow), principal_type (AWS, Service), principal_identifiers, actions, conditions = [{ test, variable, values }] }. The resource is always the events queue."
+  type = list(object({
+    sid                   = string
+    effect                = optional(string, "Allow")
+    principal_type        = string
+    principal_identifiers = list(string)
+    actions               = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.queue_policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid)) && s.sid != "DenyInsecureTransport" && contains(["Allow", "Deny"], s.effect) && contains(["AWS", "Service", "Federated", "CanonicalUser"], s.principal_type) && alltrue([for a in s.actions : startswith(a, "sqs:")])])
+    error_message = "Each queue_policy_statements entry needs a unique alphanumeric sid (not DenyInsecureTransport), effect Allow or Deny, principal_type AWS, Service, Federated or CanonicalUser, and sqs:* actions only."
+  }
+}
+
 variable "create_alarms" {
   description = "Create CloudWatch alarms on the dead-letter queue's depth and the events queue's oldest message age."
   type        = bool

@@ -6,9 +6,15 @@ data "aws_ssm_parameter" "bus_arn" {
 }
 
 locals {
-  # arn:<partition>:events:<region>:<account>:event-bus/<name>
-  # The parameter is a plain String (an ARN is no secret), but the data source marks every value sensitive.
-  event_bus_name = var.event_bus_name != null ? var.event_bus_name : element(split("/", nonsensitive(data.aws_ssm_parameter.bus_arn[0].value)), 1)
+  # The bus by its full ARN (arn:<partition>:events:<region>:<account>:event-bus/<name>): PutRule
+  # and PutTargets need the ARN for a bus in another account; a bare name would put the rule on a
+  # bus of that name in the subscriber's own account. The parameter is a plain String (an ARN is
+  # no secret), but the data source marks every value sensitive.
+  event_bus      = var.event_bus_name != null ? var.event_bus_name : nonsensitive(data.aws_ssm_parameter.bus_arn[0].value)
+  event_bus_name = element(split("/", local.event_bus), length(split("/", local.event_bus)) - 1)
+  # SQS queue names: 80 characters; "-target-dlq" is 11.
+  dead_letter_queue_name = "${substr(var.rule_name, 0, 69)}-target-dlq"
+  alarm_actions          = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
 
   dead_letter_queue_arn = var.create_dead_letter_queue ? aws_sqs_queue.dlq[0].arn : var.dead_letter_queue_arn
 }
@@ -16,7 +22,7 @@ locals {
 resource "aws_cloudwatch_event_rule" "this" {
   name           = var.rule_name
   description    = var.rule_description
-  event_bus_name = local.event_bus_name
+  event_bus_name = local.event_bus
   event_pattern  = var.event_pattern
   state          = var.rule_enabled ? "ENABLED" : "DISABLED"
 
@@ -26,12 +32,12 @@ resource "aws_cloudwatch_event_rule" "this" {
 resource "aws_sqs_queue" "dlq" {
   count = var.create_dead_letter_queue ? 1 : 0
 
-  name                      = "${var.rule_name}-target-dlq"
+  name                      = local.dead_letter_queue_name
   message_retention_seconds = 1209600
   sqs_managed_sse_enabled   = var.dead_letter_queue_kms_master_key_id == null ? true : null
   kms_master_key_id         = var.dead_letter_queue_kms_master_key_id
 
-  tags = merge({ Name = "${var.rule_name}-target-dlq" }, var.tags)
+  tags = merge({ Name = local.dead_letter_queue_name }, var.tags)
 }
 
 resource "aws_sqs_queue_policy" "dlq" {
@@ -53,7 +59,7 @@ resource "aws_sqs_queue_policy" "dlq" {
 
 resource "aws_cloudwatch_event_target" "this" {
   rule           = aws_cloudwatch_event_rule.this.name
-  event_bus_name = local.event_bus_name
+  event_bus_name = local.event_bus
   target_id      = "kx-events-${var.target_type}"
   arn            = var.target_arn
 
@@ -95,4 +101,44 @@ resource "aws_sqs_queue_policy" "target" {
       Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.this.arn } }
     }]
   })
+}
+
+resource "aws_cloudwatch_metric_alarm" "failed_invocations" {
+  count = var.create_alarms ? 1 : 0
+
+  alarm_name          = "${var.rule_name}-failed-invocations"
+  alarm_description   = "The kx-events subscription ${var.rule_name} could not deliver events to its target (permissions, throttling, a deleted target); after the retry policy they go to the target DLQ."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = aws_cloudwatch_event_rule.this.name, EventBusName = local.event_bus_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letter_queue_depth" {
+  count = var.create_alarms && var.create_dead_letter_queue ? 1 : 0
+
+  alarm_name          = "${local.dead_letter_queue_name}-depth"
+  alarm_description   = "Events of the kx-events subscription ${var.rule_name} were never accepted by the target and wait in its DLQ (the message attributes carry the error)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq[0].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
 }

@@ -3,6 +3,19 @@ output "event_bus_name" {
   value       = local.event_bus_name
 }
 
+output "event_bus" {
+  description = "The bus as given to PutRule: its ARN when looked up in SSM (works across accounts), else event_bus_name as passed."
+  value       = local.event_bus
+}
+
+output "alarm_arns" {
+  description = "ARNs of the subscription's alarms (failed_invocations, dead_letter_queue_depth), null when not created."
+  value = {
+    failed_invocations      = try(aws_cloudwatch_metric_alarm.failed_invocations[0].arn, null)
+    dead_letter_queue_depth = try(aws_cloudwatch_metric_alarm.dead_letter_queue_depth[0].arn, null)
+  }
+}
+
 output "rule_arn" {
   description = "ARN of the EventBridge rule."
   value       = aws_cloudwatch_event_rule.this.arn

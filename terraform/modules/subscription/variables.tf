@@ -32,9 +32,14 @@ variable "bus_arn_parameter" {
 }
 
 variable "event_bus_name" {
-  description = "Name of the bus, to skip the SSM look-up (when the bus is in the same configuration). Null looks it up by service_name."
+  description = "Name or ARN of the bus, to skip the SSM look-up (the ARN for a bus in another account). Null looks it up by service_name."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.event_bus_name == null || can(regex("^[A-Za-z0-9._-]{1,256}$|^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._-]{1,256}$", coalesce(var.event_bus_name, "-")))
+    error_message = "event_bus_name must be a bus name or an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)."
+  }
 }
 
 variable "rule_name" {
@@ -42,8 +47,10 @@ variable "rule_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9._-]{1,64}$", var.rule_name))
-    error_message = "rule_name must be 1-64 letters, digits, dots, hyphens or underscores (EventBridge rule names)."
+    # EventBridge allows dots in rule names, but the name is reused for the target DLQ (SQS: no
+    # dots outside .fifo) and the Lambda permission's statement_id ([A-Za-z0-9_-]).
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.rule_name))
+    error_message = "rule_name must be 1-64 letters, digits, hyphens or underscores (EventBridge rule names, also used for the target DLQ and the Lambda permission, which reject dots)."
   }
 }
 
@@ -113,9 +120,9 @@ variable "create_target_permission" {
 }
 
 variable "maximum_event_age_in_seconds" {
-  description = "How long EventBridge retries delivery to the target."
+  description = "How long EventBridge retries delivery to the target (1 hour, as the EventBridge publishing guide advises; then the event goes to the target DLQ)."
   type        = number
-  default     = 86400
+  default     = 3600
 
   validation {
     condition     = var.maximum_event_age_in_seconds >= 60 && var.maximum_event_age_in_seconds <= 86400
@@ -124,9 +131,9 @@ variable "maximum_event_age_in_seconds" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "How many times EventBridge retries delivery to the target."
+  description = "How many times EventBridge retries delivery to the target (3, as the EventBridge publishing guide advises)."
   type        = number
-  default     = 185
+  default     = 3
 
   validation {
     condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 185
@@ -144,12 +151,39 @@ variable "dead_letter_queue_arn" {
   description = "An existing queue for undeliverable events (with create_dead_letter_queue false). Its policy must let events.amazonaws.com send to it."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.dead_letter_queue_arn == null || can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", coalesce(var.dead_letter_queue_arn, "-")))
+    error_message = "dead_letter_queue_arn must be an SQS queue ARN."
+  }
 }
 
 variable "dead_letter_queue_kms_master_key_id" {
-  description = "KMS key for the created target DLQ. Null uses SQS-managed encryption."
+  description = "KMS key ARN for the created target DLQ (its key policy must let events.amazonaws.com use it). Null uses SQS-managed encryption."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.dead_letter_queue_kms_master_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.dead_letter_queue_kms_master_key_id, "-")))
+    error_message = "dead_letter_queue_kms_master_key_id must be a KMS key ARN (EventBridge cannot use the AWS managed aws/sqs key)."
+  }
+}
+
+variable "create_alarms" {
+  description = "Create CloudWatch alarms on the rule's FailedInvocations and the target DLQ's depth."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified when an alarm fires or recovers. Null creates the alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.alarm_sns_topic_arn, "-")))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
+  }
 }
 
 variable "tags" {

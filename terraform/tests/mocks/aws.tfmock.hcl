@@ -52,6 +52,26 @@ mock_resource "aws_db_instance" {
     }]
   }
 }
+mock_resource "aws_secretsmanager_secret" {
+  defaults = {
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kx-events-consumer-db-mock-AbCdEf"
+  }
+}
+mock_resource "aws_kms_key" {
+  defaults = {
+    arn = "arn:aws:kms:us-east-1:123456789012:key/33333333-3333-3333-3333-333333333333"
+  }
+}
+mock_resource "aws_lambda_invocation" {
+  defaults = {
+    result = "{\"applied\":[\"0001_events\"],\"alreadyApplied\":[],\"roles\":[\"kx_events_consumer\"]}"
+  }
+}
+mock_data "aws_iam_policy_document" {
+  defaults = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+  }
+}
 mock_data "aws_availability_zones" {
   defaults = {
     names = ["us-east-1a", "us-east-1b", "us-east-1c"]
