@@ -208,6 +208,8 @@ module "consumer" {
   queue_visibility_timeout_seconds = local.queue_visibility_timeout_seconds
   dead_letter_queue_arn            = local.dead_letter_queue_arn
   dead_letter_queue_url            = local.dead_letter_queue_url
+  queue_url                        = local.queue_url
+  requeue_on_database_outage       = var.consumer_requeue_on_database_outage
   max_receive_count                = var.queue_max_receive_count
   event_bus_arn                    = local.event_bus_arn
   event_bus_name                   = local.event_bus_name_effective

@@ -641,6 +641,12 @@ variable "dead_letter_queue_message_retention_seconds" {
   }
 }
 
+variable "consumer_requeue_on_database_outage" {
+  description = "Send a valid record back to the events queue on its last receive when the database is unavailable (the consumer's EVENTS_QUEUE_URL), so that an outage longer than the retries never dead-letters valid events."
+  type        = bool
+  default     = true
+}
+
 variable "queue_max_receive_count" {
   description = "Receives before a message moves to the dead-letter queue (MAX_RECEIVE_COUNT). 3 suits the consumer (it dead-letters invalid records itself and retries the rest); raise it (5-10) when throttles or database outages are expected, since a throttled batch also counts as a receive."
   type        = number

@@ -94,8 +94,9 @@ run "defaults" {
       DEAD_LETTER_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
       MAX_RECEIVE_COUNT     = "3"
       KX_MIGRATE            = "off"
+      EVENTS_QUEUE_URL      = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
     }
-    error_message = "The consumer environment must be exactly the contract: the application role's secret, verify-full, KX_MIGRATE=off (no DB_SSL_ROOT_CERT unless set)."
+    error_message = "The consumer environment must be exactly the contract: the application role's secret, verify-full, KX_MIGRATE=off, the queue for requeueing during a database outage (no DB_SSL_ROOT_CERT unless set)."
   }
   assert {
     condition = output.migrate_environment == {
@@ -158,11 +159,13 @@ run "consumer_iam_least_privilege" {
     condition = { for s in jsondecode(output.consumer_policy_json).Statement : s.Sid => { actions = s.Action, resources = s.Resource } } == {
       ConsumeEventsQueue    = { actions = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
       SendToDeadLetterQueue = { actions = ["sqs:SendMessage"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
-      PutEventsOnBus        = { actions = ["events:PutEvents"], resources = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"] }
-      ReadDatabaseSecret    = { actions = ["secretsmanager:GetSecretValue"], resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:kx-events-consumer-db-mock-AbCdEf"] }
-      WriteOwnLogs          = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function:*"] }
+      # The events queue itself: a valid record on its last receive during a database outage.
+      RequeueDuringDatabaseOutage = { actions = ["sqs:SendMessage"], resources = ["arn:aws:sqs:us-east-1:123456789012:mock-queue"] }
+      PutEventsOnBus              = { actions = ["events:PutEvents"], resources = ["arn:aws:events:us-east-1:123456789012:event-bus/mock-bus"] }
+      ReadDatabaseSecret          = { actions = ["secretsmanager:GetSecretValue"], resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:kx-events-consumer-db-mock-AbCdEf"] }
+      WriteOwnLogs                = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock-function:*"] }
     }
-    error_message = "The consumer policy must hold exactly the five least-privilege statements (the application role's secret, not the master's)."
+    error_message = "The consumer policy must hold exactly the six least-privilege statements (the application role's secret, not the master's)."
   }
   assert {
     condition     = [for s in jsondecode(output.consumer_policy_json).Statement : s.Condition if s.Sid == "PutEventsOnBus"][0] == { StringEquals = { "events:source" = ["kx-event-tracking"] } }

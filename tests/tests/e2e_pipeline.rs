@@ -280,6 +280,7 @@ async fn terraform_local_example_end_to_end() {
             "DB_SECRET_ARN",
             "DB_SSLMODE",
             "DEAD_LETTER_QUEUE_URL",
+            "EVENTS_QUEUE_URL",
             "EVENT_BUS_NAME",
             "EVENT_SOURCE",
             "MAX_RECEIVE_COUNT"

@@ -42,6 +42,9 @@ locals {
       MAX_RECEIVE_COUNT     = tostring(var.max_receive_count)
     },
     local.create_app_role ? { KX_MIGRATE = "off" } : {},
+    # A valid record on its last receive while the database is unavailable goes back to the queue
+    # (a fresh receive count) instead of reaching the DLQ by redrive.
+    var.requeue_on_database_outage ? { EVENTS_QUEUE_URL = var.queue_url } : {},
   )
   environment = merge(var.environment_variables, local.contract_environment)
 
@@ -73,6 +76,16 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = [var.dead_letter_queue_arn]
       },
+    ],
+    var.requeue_on_database_outage ? [
+      {
+        Sid      = "RequeueDuringDatabaseOutage"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [var.queue_arn]
+      },
+    ] : [],
+    [
       {
         Sid       = "PutEventsOnBus"
         Effect    = "Allow"

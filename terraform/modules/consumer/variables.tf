@@ -209,6 +209,23 @@ variable "dead_letter_queue_url" {
   type        = string
 }
 
+variable "queue_url" {
+  description = "URL of the events queue (EVENTS_QUEUE_URL), for requeue_on_database_outage."
+  type        = string
+  default     = null
+}
+
+variable "requeue_on_database_outage" {
+  description = "Send a valid record back to the events queue on its last receive when the database is unavailable (EVENTS_QUEUE_URL, and sqs:SendMessage on the queue), instead of letting the redrive move it to the DLQ. Needs queue_url."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.requeue_on_database_outage || var.queue_url != null
+    error_message = "requeue_on_database_outage needs queue_url."
+  }
+}
+
 variable "max_receive_count" {
   description = "The queue's maxReceiveCount (MAX_RECEIVE_COUNT): the consumer knows a record's last try."
   type        = number
