@@ -124,7 +124,8 @@ pub struct DbSettings {
     pub connect_timeout: Duration,
     /// Server-side `statement_timeout` of every statement except migrations.
     pub statement_timeout: Duration,
-    /// Most connections the pool holds (one invocation at a time needs one).
+    /// Most connections the pool holds (one invocation at a time needs one; the deployed
+    /// consumer uses 1).
     pub pool_size: u32,
 }
 
@@ -182,7 +183,9 @@ impl DbSettings {
             ssl_root_cert: config.db_ssl_root_cert.clone(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
-            pool_size: 2,
+            // One invocation at a time per sandbox, its statements one after the other: one
+            // connection per sandbox, so the function's concurrency is its connection count.
+            pool_size: 1,
         })
     }
 
