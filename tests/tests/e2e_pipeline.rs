@@ -897,12 +897,14 @@ fn poison_kinds() -> Vec<(&'static str, String)> {
             with("empty-type", "eventType", json!("")),
         ),
         (
-            "pointsAwarded a string",
-            with("points-str", "pointsAwarded", json!("100")),
+            // A string of digits is coerced as the old consumer did ("100"); words are not.
+            "pointsAwarded a non-numeric string",
+            with("points-str", "pointsAwarded", json!("a hundred")),
         ),
         (
-            "clientId a number",
-            with("client-num", "clientId", json!(123)),
+            // A number is stored as its text, as the old consumer did; a boolean is not.
+            "clientId a boolean",
+            with("client-bool", "clientId", json!(true)),
         ),
         (
             "metadata an array",
