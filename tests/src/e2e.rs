@@ -30,11 +30,27 @@ use crate::{required_env, unique, Moto, Queues, TestDb};
 /// `cargo build --workspace --bins` reports (the build `make test` runs first, so a no-op there;
 /// run once per test process with the `cargo` and `CARGO_TARGET_DIR` that run the tests).
 pub fn bootstrap() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        if let Ok(path) = std::env::var("KX_BOOTSTRAP") {
-            return PathBuf::from(path);
-        }
+    if let Ok(path) = std::env::var("KX_BOOTSTRAP") {
+        return PathBuf::from(path);
+    }
+    workspace_binary("bootstrap")
+}
+
+/// The query API Lambda's binary: `KX_QUERY_BOOTSTRAP` when set, otherwise the `query` that
+/// `cargo build --workspace --bins` reports (see [`bootstrap`]).
+pub fn query_bootstrap() -> PathBuf {
+    if let Ok(path) = std::env::var("KX_QUERY_BOOTSTRAP") {
+        return PathBuf::from(path);
+    }
+    workspace_binary("query")
+}
+
+/// A binary of the workspace (`bootstrap`, `query`, `kx`, …), built once per test process by
+/// `cargo build --workspace --bins` (a no-op after `make test`'s build), its path taken from
+/// cargo's JSON messages.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    static PATHS: OnceLock<std::collections::HashMap<String, PathBuf>> = OnceLock::new();
+    let paths = PATHS.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(&cargo);
         // `cargo test` runs this binary with the tests package's CARGO_PKG_*, CARGO_MANIFEST_DIR,
@@ -70,15 +86,24 @@ pub fn bootstrap() -> PathBuf {
             .stderr(std::process::Stdio::inherit())
             .output()
             .unwrap_or_else(|e| panic!("cannot run {cargo}: {e}"));
-        assert!(out.status.success(), "cargo build of bootstrap failed");
+        assert!(
+            out.status.success(),
+            "cargo build of the workspace binaries failed"
+        );
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "bootstrap")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no bootstrap executable")
-    })
-    .clone()
+            .filter(|m| m["reason"] == "compiler-artifact")
+            .filter_map(|m| {
+                let exe = m["executable"].as_str()?;
+                Some((m["target"]["name"].as_str()?.to_owned(), PathBuf::from(exe)))
+            })
+            .collect()
+    });
+    paths
+        .get(name)
+        .unwrap_or_else(|| panic!("cargo reported no {name} executable"))
+        .clone()
 }
 
 /// The workspace root (parent of this crate).

@@ -12,6 +12,7 @@
 //! | `KX_APP_ROLE_SECRET_ARN` | secret of the consumer's role; created with a generated password when it has no value yet |
 //! | `KX_APP_ROLE_NAME` | the consumer's role when its secret has no `username` (default `kx_events_consumer`) |
 //! | `KX_QUERY_ROLE_SECRET_ARN`, `KX_QUERY_ROLE_NAME` | the same for the read-only role (default `kx_events_query`) |
+//! | `KX_ERASER_ROLE_SECRET_ARN`, `KX_ERASER_ROLE_NAME` | the same for the erasure role of the query API's `DELETE /events` (default `kx_events_eraser`) |
 //!
 //! A role secret is JSON `{"username": …, "password": …}`, as RDS secrets are; nothing secret ever
 //! passes through Terraform state.
@@ -21,7 +22,9 @@ use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
 use crate::migrate::MigrationReport;
-use crate::roles::{self, RoleKind, DEFAULT_CONSUMER_ROLE, DEFAULT_READ_ONLY_ROLE};
+use crate::roles::{
+    self, RoleKind, DEFAULT_CONSUMER_ROLE, DEFAULT_ERASER_ROLE, DEFAULT_READ_ONLY_ROLE,
+};
 use crate::settings::{DbSecret, DbSettings};
 use crate::store::{Store, StoreError};
 
@@ -74,6 +77,12 @@ impl MigrateConfig {
                 "KX_QUERY_ROLE_SECRET_ARN",
                 "KX_QUERY_ROLE_NAME",
                 DEFAULT_READ_ONLY_ROLE,
+            ),
+            (
+                RoleKind::Eraser,
+                "KX_ERASER_ROLE_SECRET_ARN",
+                "KX_ERASER_ROLE_NAME",
+                DEFAULT_ERASER_ROLE,
             ),
         ] {
             let default_name = get(name).unwrap_or_else(|| default.to_owned());
@@ -143,6 +152,7 @@ fn generate_password() -> String {
 fn secret_setting(kind: RoleKind) -> &'static str {
     match kind {
         RoleKind::ReadOnly => "KX_QUERY_ROLE_SECRET_ARN",
+        RoleKind::Eraser => "KX_ERASER_ROLE_SECRET_ARN",
         _ => "KX_APP_ROLE_SECRET_ARN",
     }
 }

@@ -16,12 +16,18 @@ pub enum RoleKind {
     Consumer,
     /// Readers (query API, CLI): `SELECT` on `events` and `kx_schema_migrations`.
     ReadOnly,
+    /// Erasure for data-protection requests (the query API's `DELETE /events`): `SELECT, DELETE`
+    /// on `events` and `SELECT` on `kx_schema_migrations`. Children of an erased event keep their
+    /// rows: the foreign key's `ON DELETE SET NULL` runs with the table owner's rights.
+    Eraser,
 }
 
 /// The default name of the consumer's role.
 pub const DEFAULT_CONSUMER_ROLE: &str = "kx_events_consumer";
 /// The default name of the read-only role.
 pub const DEFAULT_READ_ONLY_ROLE: &str = "kx_events_query";
+/// The default name of the erasure role.
+pub const DEFAULT_ERASER_ROLE: &str = "kx_events_eraser";
 
 /// Checks a role name: a lower-case SQL identifier (`[a-z_][a-z0-9_]*`, at most 63 bytes), so
 /// that it never needs quoting. `setting` names the variable in the error.
@@ -65,6 +71,13 @@ pub fn grant_statements(kind: RoleKind, role: &str, dbname: &str) -> Vec<String>
         }
         RoleKind::ReadOnly => {
             out.push(format!("GRANT SELECT ON TABLE events TO {role}"));
+            out.push(format!(
+                "GRANT SELECT ON TABLE {} TO {role}",
+                crate::migrate::MIGRATIONS_TABLE
+            ));
+        }
+        RoleKind::Eraser => {
+            out.push(format!("GRANT SELECT, DELETE ON TABLE events TO {role}"));
             out.push(format!(
                 "GRANT SELECT ON TABLE {} TO {role}",
                 crate::migrate::MIGRATIONS_TABLE

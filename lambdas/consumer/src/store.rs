@@ -562,6 +562,20 @@ impl Store {
         }
     }
 
+    /// Runs `f` on a pooled connection of this store, off the async runtime, with everything the
+    /// store's own statements get: the deadline of [`with_deadline`], the connect and statement
+    /// timeouts, TLS, one re-read of the secret on an authentication failure, and one retry on a
+    /// pooled connection the server closed while idle (so `f` must be safe to run twice, as
+    /// reads are). The query API runs its reads and its erasure through it.
+    pub async fn with_client<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: Fn(&mut postgres::Client) -> Result<T, postgres::Error> + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| f(conn.client()).map_err(StoreError::from_pg))
+            .await
+    }
+
     /// Applies the embedded migrations (see [`crate::migrate`]) under a session advisory lock,
     /// recorded with checksums in `kx_schema_migrations`: nothing but one `SELECT` when the
     /// schema is current. Idempotent and safe to run from many processes at once. A role that
