@@ -39,7 +39,7 @@ terraform-test: ## terraform test (mock provider), then apply + destroy of the e
 	scripts/terraform-checks.sh test
 	$(WITH_ENV) scripts/terraform-checks.sh apply-moto
 
-package: ## build the arm64 consumer zip (target/lambda/bootstrap/bootstrap.zip) and print its size
+package: ## build the arm64 Lambda zips (target/lambda/bootstrap/bootstrap.zip: consumer; target/lambda/query/bootstrap.zip: query API) and print their sizes
 	scripts/package.sh
 
 smoke: package ## run the real arm64 bootstrap under qemu against a Runtime API server

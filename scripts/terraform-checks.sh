@@ -181,7 +181,7 @@ cmd_plan_offline() {
     export TF_CLI_CONFIG_FILE="$state_root/offline/terraformrc"
     export AWS_ACCESS_KEY_ID=AKIAOFFLINEPLANONLY00 AWS_SECRET_ACCESS_KEY=offline-plan-not-a-secret AWS_REGION=us-east-1
     unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-    offline_plan complete "$work/examples/complete" -var "consumer_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]'
+    offline_plan complete "$work/examples/complete" -var "consumer_package_path=$zip" -var "query_package_path=$zip" -var 'vpc_azs=["us-east-1a","us-east-1b"]'
     offline_plan existing-vpc "$work/examples/existing-vpc" -var "consumer_package_path=$zip" \
       -var vpc_id=vpc-0123456789abcdef0 -var 'private_subnet_ids=["subnet-0aaaaaaaaaaaaaaaa","subnet-0bbbbbbbbbbbbbbbb"]'
     offline_plan local "$work/examples/local" -var "consumer_package_path=$zip" -var aws_endpoint_url=http://127.0.0.1:9 -var db_password=offline
@@ -264,7 +264,7 @@ example_vars() { # example
   local example=$1 prefix="$run_id-${1:0:5}"
   local vars=(-var "name_prefix=$prefix" -var "service_name=$prefix-svc" -var "consumer_package_path=$state_root/$run_id/bootstrap.zip" -var "region=$AWS_REGION")
   case $example in
-    complete) vars+=(-var emulator=true) ;;
+    complete) vars+=(-var emulator=true -var "query_package_path=$state_root/$run_id/bootstrap.zip") ;;
     local) vars+=(-var "aws_endpoint_url=$AWS_ENDPOINT_URL" -var "db_password=${KX_PG_PASSWORD:-kx}" -var "db_username=${KX_PG_USER:-kx}") ;;
   esac
   printf '%s\n' "${vars[@]}"
@@ -437,6 +437,26 @@ def applied():
               "migrate function: KX_MODE=migrate, master secret, application role secret and name")
         desc = client("secretsmanager").describe_secret(SecretId=o["consumer_db_secret_arn"])
         check(not desc.get("VersionIdsToStages"), "application role secret created without a value (the migrate function writes it)")
+        # The query API: its function on the read-only role's secret (provisioned by the migrate
+        # function with the erasure role's), an HTTP API with every route under IAM authorization.
+        qfn = lam.get_function(FunctionName=o["query_function_arn"])["Configuration"]
+        qenv = qfn.get("Environment", {}).get("Variables", {})
+        check(qfn["Runtime"] == "provided.al2023" and qfn.get("Architectures") == ["arm64"]
+              and set(qfn.get("VpcConfig", {}).get("SubnetIds") or []) == set(o["private_subnet_ids"]),
+              "query function: provided.al2023/arm64 in the private subnets")
+        check(qenv.get("DB_SECRET_ARN") == menv.get("KX_QUERY_ROLE_SECRET_ARN") and qenv.get("DB_SECRET_ARN") not in (None, o["db_secret_arn"], o["consumer_db_secret_arn"])
+              and qenv.get("KX_ERASER_SECRET_ARN") == menv.get("KX_ERASER_ROLE_SECRET_ARN") and qenv.get("EVENTS_QUEUE_URL") == o["queue_url"],
+              "query function: read-only role secret, erasure role secret, events queue (both roles provisioned by the migrate function)")
+        apigw = client("apigatewayv2")
+        api_id = o["query_api_url"].split("//")[1].split(".")[0]
+        routes = {r["RouteKey"]: r for r in apigw.get_routes(ApiId=api_id)["Items"]}
+        check(set(routes) == {"GET /events", "POST /events", "DELETE /events", "GET /events/{eventId}", "GET /events/{eventId}/chain",
+                              "GET /events/chain/{eventId}", "GET /events/{eventId}/ancestors", "GET /analytics", "GET /openapi.json"},
+              f"query API routes: {sorted(routes)}")
+        check(all(r.get("AuthorizationType") == "AWS_IAM" for r in routes.values()), "every query route uses IAM authorization")
+        stage = apigw.get_stage(ApiId=api_id, StageName="$default")
+        check(stage.get("AccessLogSettings", {}).get("DestinationArn", "").endswith(f"/aws/apigateway/{prefix}-events-query")
+              and stage.get("DefaultRouteSettings", {}).get("ThrottlingRateLimit") == 100, "query API stage: access log, throttling")
     else:
         check(env["DB_SECRET_ARN"] == o["db_secret_arn"] and "KX_MIGRATE" not in env, "existing database: its secret, KX_MIGRATE default")
     # Filtered here: moto's FunctionName filter matches ARNs only.
@@ -481,9 +501,11 @@ def applied():
         csg, dsg = sgs[o["consumer_security_group_id"]], sgs[o["db_security_group_id"]]
         check(csg["IpPermissions"] == [], "consumer SG has no ingress")
         check(sorted(p.get("FromPort") for p in csg["IpPermissionsEgress"]) == [443, 5432], "consumer SG egress 443 and 5432 only")
-        check([p.get("FromPort") for p in dsg["IpPermissions"]] == [5432]
-              and [u["GroupId"] for p in dsg["IpPermissions"] for u in p.get("UserIdGroupPairs", [])] == [csg["GroupId"]],
-              "DB SG ingress 5432 from the consumer SG only")
+        query_sgs = lam.get_function(FunctionName=o["query_function_arn"])["Configuration"].get("VpcConfig", {}).get("SecurityGroupIds", [])
+        check(set(p.get("FromPort") for p in dsg["IpPermissions"]) == {5432}
+              and sorted(u["GroupId"] for p in dsg["IpPermissions"] for u in p.get("UserIdGroupPairs", [])) == sorted([csg["GroupId"]] + query_sgs)
+              and len(query_sgs) == 1 and query_sgs[0] != csg["GroupId"],
+              "DB SG ingress 5432 from the consumer's and the query API's security groups only")
         pol = json.loads(o["producer_policy_json"])
         check(sorted(a for s in pol["Statement"] for a in s["Action"]) == ["events:PutEvents", "sqs:SendMessage"],
               "producer policy: sqs:SendMessage + events:PutEvents")
@@ -517,6 +539,8 @@ def destroyed():
     left += [f"alarm {a['AlarmName']}" for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}").get("logGroups", [])]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/rds/instance/{prefix}").get("logGroups", [])]
+    left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/apigateway/{prefix}").get("logGroups", [])]
+    left += [f"http api {a['Name']}" for a in client("apigatewayv2").get_apis().get("Items", []) if a["Name"].startswith(prefix)]
     left += [f"role {r['RoleName']}" for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)]
     left += [f"policy {p['PolicyName']}" for p in client("iam").list_policies(Scope="Local")["Policies"] if p["PolicyName"].startswith(prefix)]
     left += [f"topic {t['TopicArn']}" for t in client("sns").list_topics().get("Topics", []) if t["TopicArn"].split(":")[-1].startswith(prefix)]

@@ -298,3 +298,43 @@ output "queue_visibility_timeout_seconds" {
   description = "Visibility timeout of the events queue: given, or six times consumer_timeout."
   value       = local.queue_visibility_timeout_seconds
 }
+
+output "query_api_url" {
+  description = "Base URL of the query API (create_query_api), e.g. https://<id>.execute-api.<region>.amazonaws.com/; null without it."
+  value       = try(module.query[0].api_url, null)
+}
+
+output "query_function_arn" {
+  description = "ARN of the query API function; null without create_query_api."
+  value       = try(module.query[0].function_arn, null)
+}
+
+output "query_function_name" {
+  description = "Name of the query API function; null without create_query_api."
+  value       = try(module.query[0].function_name, null)
+}
+
+output "query_environment" {
+  description = "The query function's environment (DB_SECRET_ARN of the read-only role, …); null without create_query_api."
+  value       = try(module.query[0].environment, null)
+}
+
+output "query_db_secret_arn" {
+  description = "The read-only role's secret the query API uses; null without create_query_api."
+  value       = var.create_query_api ? local.query_reader_secret : null
+}
+
+output "query_read_invoke_policy_json" {
+  description = "IAM policy allowing the query API's read routes (IAM authorization): attach it to readers."
+  value       = try(module.query[0].read_invoke_policy_json, null)
+}
+
+output "query_produce_invoke_policy_json" {
+  description = "IAM policy allowing POST /events on the query API; null when off."
+  value       = try(module.query[0].produce_invoke_policy_json, null)
+}
+
+output "query_erasure_invoke_policy_json" {
+  description = "IAM policy allowing DELETE /events (erasure) on the query API; null when off."
+  value       = try(module.query[0].erasure_invoke_policy_json, null)
+}

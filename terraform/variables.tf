@@ -1136,3 +1136,223 @@ variable "alarm_sns_topic_arn" {
     error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
   }
 }
+
+################################################################################
+# Query API (create_query_api)
+################################################################################
+
+variable "create_query_api" {
+  description = "Deploy the query API: the query function (make package: target/lambda/query/bootstrap.zip) in the consumer's subnets, an API Gateway HTTP API with IAM authorization by default (or JWT), its read-only database role provisioned by the migrate function."
+  type        = bool
+  default     = false
+}
+
+variable "query_package_path" {
+  description = "Local path of the query zip (make package: target/lambda/query/bootstrap.zip). Give this or query_s3_bucket + query_s3_key when create_query_api."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_query_api || ((var.query_package_path != null) != (var.query_s3_bucket != null))
+    error_message = "With create_query_api, give the query package as query_package_path (a local zip) or as query_s3_bucket + query_s3_key: exactly one of them."
+  }
+}
+
+variable "query_s3_bucket" {
+  description = "S3 bucket of the query zip (instead of query_package_path)."
+  type        = string
+  default     = null
+}
+
+variable "query_s3_key" {
+  description = "S3 key of the query zip."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.query_s3_bucket == null) == (var.query_s3_key == null)
+    error_message = "query_s3_bucket and query_s3_key go together."
+  }
+}
+
+variable "query_s3_object_version" {
+  description = "S3 object version of the query zip."
+  type        = string
+  default     = null
+}
+
+variable "query_source_code_hash" {
+  description = "Base64 SHA-256 of the query zip (needed with query_s3_bucket to redeploy on change); computed from query_package_path when null."
+  type        = string
+  default     = null
+}
+
+variable "query_function_name" {
+  description = "Name of the query function and its HTTP API. Null uses <name_prefix>-events-query."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.query_function_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", coalesce(var.query_function_name, "-")))
+    error_message = "query_function_name must be 1-64 letters, digits, hyphens or underscores (Lambda's rule)."
+  }
+}
+
+variable "query_memory_size" {
+  description = "Memory of the query function in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.query_memory_size >= 128 && var.query_memory_size <= 10240
+    error_message = "query_memory_size must be 128-10240 MB."
+  }
+}
+
+variable "query_timeout" {
+  description = "Timeout of the query function in seconds (API Gateway ends an HTTP API integration at 30 s)."
+  type        = number
+  default     = 15
+
+  validation {
+    condition     = var.query_timeout >= 1 && var.query_timeout <= 29
+    error_message = "query_timeout must be 1-29 s: API Gateway HTTP APIs give an integration at most 30 s."
+  }
+}
+
+variable "query_reserved_concurrent_executions" {
+  description = "Reserved concurrency of the query function (-1: unreserved). Each sandbox holds one connection (two with erasure)."
+  type        = number
+  default     = -1
+}
+
+variable "query_tracing_enabled" {
+  description = "X-Ray active tracing of the query function."
+  type        = bool
+  default     = true
+}
+
+variable "query_log_retention_in_days" {
+  description = "Retention of the query function's log group and the API's access log group."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.query_log_retention_in_days)
+    error_message = "query_log_retention_in_days must be one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "query_environment_variables" {
+  description = "Extra environment variables of the query function (e.g. RUST_LOG); the module's own win."
+  type        = map(string)
+  default     = {}
+}
+
+variable "query_db_secret_arn" {
+  description = "Without the application role (create_db_app_role false): the secret of an existing read-only PostgreSQL role (SELECT on events) for the query API."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_query_api || coalesce(var.create_db_app_role, var.create_database) || var.query_db_secret_arn != null
+    error_message = "create_query_api without the application role (create_db_app_role false, or an existing database) needs query_db_secret_arn: the secret of a read-only role (bootstrap migrate creates one with KX_QUERY_ROLE_SECRET_ARN)."
+  }
+}
+
+variable "query_post_enabled" {
+  description = "Route POST /events (validate one event and send it to the events queue) on the query API."
+  type        = bool
+  default     = true
+}
+
+variable "query_erasure_enabled" {
+  description = "Route DELETE /events?userId=… (erasure for data-protection requests) on its own database role (kx_events_eraser, DELETE on events) and its own permission (IAM on the route, or the JWT scope query_erasure_scope)."
+  type        = bool
+  default     = false
+}
+
+variable "query_eraser_db_secret_arn" {
+  description = "Without the application role: the secret of an existing role with DELETE on events, for query_erasure_enabled."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.create_query_api || !var.query_erasure_enabled || coalesce(var.create_db_app_role, var.create_database) || var.query_eraser_db_secret_arn != null
+    error_message = "query_erasure_enabled without the application role needs query_eraser_db_secret_arn: the secret of a role with DELETE on events (bootstrap migrate creates one with KX_ERASER_ROLE_SECRET_ARN)."
+  }
+}
+
+variable "query_erasure_scope" {
+  description = "JWT scope DELETE /events requires (query_authorization_type = JWT)."
+  type        = string
+  default     = "kx-events/erase"
+}
+
+variable "query_authorization_type" {
+  description = "Authorization of the query API's routes: AWS_IAM (SigV4; default) or JWT (query_jwt_issuer, query_jwt_audience)."
+  type        = string
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = contains(["AWS_IAM", "JWT"], var.query_authorization_type)
+    error_message = "query_authorization_type must be AWS_IAM or JWT (the query API is never unauthenticated)."
+  }
+}
+
+variable "query_jwt_issuer" {
+  description = "Issuer URL of the JWT authorizer (https://…), required with query_authorization_type = JWT."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.query_authorization_type != "JWT" || can(regex("^https://", coalesce(var.query_jwt_issuer, "-")))
+    error_message = "With query_authorization_type = JWT, query_jwt_issuer must be the issuer's https:// URL."
+  }
+}
+
+variable "query_jwt_audience" {
+  description = "Audiences (client ids) the JWT authorizer accepts; at least one with JWT."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = var.query_authorization_type != "JWT" || length(var.query_jwt_audience) > 0
+    error_message = "With query_authorization_type = JWT, query_jwt_audience needs at least one audience."
+  }
+}
+
+variable "query_jwt_read_scopes" {
+  description = "Scopes the read routes require with JWT (any of them); empty: a valid token is enough."
+  type        = list(string)
+  default     = []
+}
+
+variable "query_jwt_produce_scopes" {
+  description = "Scopes POST /events requires with JWT (any of them)."
+  type        = list(string)
+  default     = []
+}
+
+variable "query_cors_allowed_origins" {
+  description = "Origins the query API allows by CORS, e.g. [\"https://app.example.com\"]. Empty (default): no CORS (the old API's \"*\" is never the default)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.query_cors_allowed_origins : o == "*" || can(regex("^https?://[^/]+$", o))])
+    error_message = "query_cors_allowed_origins entries must be origins (scheme://host[:port], no path) or \"*\"."
+  }
+}
+
+variable "query_throttling_rate_limit" {
+  description = "Steady-state requests per second of the query API."
+  type        = number
+  default     = 100
+}
+
+variable "query_throttling_burst_limit" {
+  description = "Burst of the query API."
+  type        = number
+  default     = 200
+}

@@ -2,6 +2,7 @@
 //! the same parameter parser as the query API.
 
 mod output;
+mod remote;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -28,14 +29,26 @@ Exit codes:
     after_help = EXIT_CODES,
     long_about = "Read kx-events from PostgreSQL: list and filter events, show one, draw its chain, \
                   count.\n\nConnects with --database-url or KX_DATABASE_URL (a postgres:// URL; \
-                  a read-only role is enough). This build connects without TLS \
-                  (sslmode=disable or prefer); TLS and --api-url (the deployed query API, \
-                  SigV4-signed) come with the query Lambda."
+                  a read-only role is enough; this build connects without TLS: \
+                  sslmode=disable or prefer), or to a deployed query API with --api-url or \
+                  KX_API_URL (the query_api_url output; each request SigV4-signed with the AWS \
+                  SDK's default credentials, which need execute-api:Invoke on the routes)."
 )]
 struct Cli {
     /// PostgreSQL URL, e.g. postgres://reader:secret@localhost:5432/kx.
     #[arg(long, env = "KX_DATABASE_URL", global = true, hide_env_values = true)]
     database_url: Option<String>,
+
+    /// The deployed query API instead of the database, e.g.
+    /// https://a1b2c3.execute-api.eu-west-1.amazonaws.com (SigV4-signed; region from AWS_REGION
+    /// or the URL).
+    #[arg(
+        long,
+        env = "KX_API_URL",
+        global = true,
+        conflicts_with = "database_url"
+    )]
+    api_url: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -320,6 +333,10 @@ impl From<String> for Printed {
 
 fn run(cli: Cli) -> Result<Printed, Failure> {
     let url = cli.database_url.as_deref();
+    let api = match &cli.api_url {
+        Some(u) => Some(remote::Api::new(u)?),
+        None => None,
+    };
     match cli.command {
         Command::Events(a) => {
             let mut pairs = a.filter.pairs();
@@ -339,7 +356,14 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
                 pairs.push(("fields", f));
             }
             let req = query::EventsRequest::from_query_pairs(&pairs)?;
-            let page = query::events(&mut connect(url)?, &req)?;
+            let page = match &api {
+                Some(api) => query::EventPage::from_json(
+                    &api.get("/events", &pairs)?,
+                    req.page.fields.clone(),
+                )
+                .map_err(bad_answer)?,
+                None => query::events(&mut connect(url)?, &req)?,
+            };
             let note = output::page_note(&page);
             let stdout = match a.format {
                 ListFormat::Table => output::events_table(&page),
@@ -350,8 +374,17 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
         }
         Command::Event { id, format } => {
             let id = event_id(&id)?;
-            let e = query::event(&mut connect(url)?, id)?
-                .ok_or_else(|| Failure::NotFound(format!("no event {id}")))?;
+            let e = match &api {
+                Some(api) => {
+                    let v = api.get(&format!("/events/{id}"), &[])?;
+                    let m = v["data"]
+                        .as_object()
+                        .ok_or_else(|| bad_answer("data: expected an object".into()))?;
+                    query::Event::from_json(m).map_err(bad_answer)?
+                }
+                None => query::event(&mut connect(url)?, id)?
+                    .ok_or_else(|| Failure::NotFound(format!("no event {id}")))?,
+            };
             Ok(match format {
                 OneFormat::Json => output::json(&e),
                 OneFormat::Table => output::event_lines(&e),
@@ -360,8 +393,11 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
         }
         Command::Chain(a) => {
             let (id, depth) = (event_id(&a.id)?, query::parse_max_depth(&a.max_depth)?);
-            let c = query::chain(&mut connect(url)?, id, depth)?
-                .ok_or_else(|| Failure::NotFound(format!("no event {id}")))?;
+            let c = match &api {
+                Some(api) => remote_chain(api, "chain", id, depth)?,
+                None => query::chain(&mut connect(url)?, id, depth)?
+                    .ok_or_else(|| Failure::NotFound(format!("no event {id}")))?,
+            };
             Ok(match a.format {
                 TreeFormat::Tree => output::tree(&c, false),
                 TreeFormat::Json => output::json(&c),
@@ -370,8 +406,11 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
         }
         Command::Ancestors(a) => {
             let (id, depth) = (event_id(&a.id)?, query::parse_max_depth(&a.max_depth)?);
-            let c = query::ancestors(&mut connect(url)?, id, depth)?
-                .ok_or_else(|| Failure::NotFound(format!("no event {id}")))?;
+            let c = match &api {
+                Some(api) => remote_chain(api, "ancestors", id, depth)?,
+                None => query::ancestors(&mut connect(url)?, id, depth)?
+                    .ok_or_else(|| Failure::NotFound(format!("no event {id}")))?,
+            };
             Ok(match a.format {
                 TreeFormat::Tree => output::tree(&c, true),
                 TreeFormat::Json => output::json(&c),
@@ -388,7 +427,11 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
             .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
             .collect();
             let filter = query::Filter::from_query_pairs(&pairs)?;
-            let an = query::analytics(&mut connect(url)?, &filter)?;
+            let an = match &api {
+                Some(api) => serde_json::from_value(api.get("/analytics", &pairs)?["data"].take())
+                    .map_err(|e| bad_answer(e.to_string()))?,
+                None => query::analytics(&mut connect(url)?, &filter)?,
+            };
             Ok(match a.format {
                 OneFormat::Json => output::json(&an),
                 OneFormat::Table => output::analytics(&an),
@@ -396,6 +439,24 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
             .into())
         }
     }
+}
+
+/// An answer of the query API that this build of kx cannot read (a different version?).
+fn bad_answer(what: String) -> Failure {
+    Failure::Other(format!("unexpected answer from the query API: {what}"))
+}
+
+fn remote_chain(
+    api: &remote::Api,
+    kind: &str,
+    id: Uuid,
+    depth: u32,
+) -> Result<query::Chain, Failure> {
+    let v = api.get(
+        &format!("/events/{id}/{kind}"),
+        &[("maxDepth", depth.to_string())],
+    )?;
+    query::Chain::from_json(&v).map_err(bad_answer)
 }
 
 fn main() -> ExitCode {

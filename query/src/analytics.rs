@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use postgres::GenericClient;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::params::Filter;
@@ -13,7 +13,7 @@ pub const EVENTS_PER_DAY_WINDOW_DAYS: i64 = 30;
 
 /// Counts over the events matching a [`Filter`] (usually a `clientId`, or none for all
 /// clients, and an optional time range). Serialises camelCase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Analytics {
     /// The `clientId` filter, if any (`null`: all clients).
@@ -34,7 +34,7 @@ pub struct Analytics {
 }
 
 /// A count of [`Analytics::events_by_type`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeCount {
     /// `entityType`
@@ -46,7 +46,7 @@ pub struct TypeCount {
 }
 
 /// A count of [`Analytics::events_per_day`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayCount {
     /// The UTC day, `YYYY-MM-DD`.
     pub date: NaiveDate,
@@ -55,7 +55,7 @@ pub struct DayCount {
 }
 
 /// A count of [`Analytics::by_source`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceCount {
     /// `source`
     pub source: Option<String>,

@@ -52,6 +52,7 @@ mod cursor;
 mod error;
 mod event;
 mod events;
+mod json;
 mod params;
 mod sql;
 

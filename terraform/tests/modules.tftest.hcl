@@ -524,3 +524,92 @@ run "subscription_sqs_needs_url" {
 
   expect_failures = [var.create_target_permission]
 }
+
+run "query" {
+  command = apply
+  module { source = "./modules/query" }
+
+  variables {
+    function_name              = "kx-events-query"
+    package_path               = "tests/fixtures/package.placeholder"
+    vpc_id                     = "vpc-0123456789abcdef0"
+    subnet_ids                 = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+    database_security_group_id = "sg-0dddddddddddddddd"
+    db_host                    = "db.example"
+    db_name                    = "kx"
+    reader_secret_arn          = "arn:aws:secretsmanager:us-east-1:123456789012:secret:reader-AbCdEf"
+    erasure_enabled            = true
+    eraser_secret_arn          = "arn:aws:secretsmanager:us-east-1:123456789012:secret:eraser-AbCdEf"
+    post_enabled               = true
+    queue_arn                  = "arn:aws:sqs:us-east-1:123456789012:q"
+    queue_url                  = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+  }
+
+  assert {
+    condition     = toset(keys(aws_apigatewayv2_route.this)) == toset(["GET /events", "POST /events", "DELETE /events", "GET /events/{eventId}", "GET /events/{eventId}/chain", "GET /events/chain/{eventId}", "GET /events/{eventId}/ancestors", "GET /analytics", "GET /openapi.json"])
+    error_message = "Every route of lambdas/query/openapi.json, POST and DELETE included when enabled."
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.this : r.authorization_type == "AWS_IAM"]) && length(aws_apigatewayv2_authorizer.jwt) == 0
+    error_message = "IAM authorization on every route by default."
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.DB_SECRET_ARN == "arn:aws:secretsmanager:us-east-1:123456789012:secret:reader-AbCdEf" && aws_lambda_function.this.environment[0].variables.KX_ERASER_SECRET_ARN == "arn:aws:secretsmanager:us-east-1:123456789012:secret:eraser-AbCdEf" && aws_lambda_function.this.environment[0].variables.EVENTS_QUEUE_URL == "https://sqs.us-east-1.amazonaws.com/123456789012/q" && aws_lambda_function.this.environment[0].variables.DB_SSLMODE == "verify-full"
+    error_message = "The function reads with the reader's secret, erases with the eraser's, posts to the queue, verifies TLS."
+  }
+  assert {
+    condition     = [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid] == ["ReadDatabaseSecrets", "WriteOwnLogs", "SendPostedEvents"] && jsondecode(aws_iam_role_policy.this.policy).Statement[2].Resource == ["arn:aws:sqs:us-east-1:123456789012:q"]
+    error_message = "Least privilege: the two secrets, its log group, SendMessage on the queue only."
+  }
+  assert {
+    condition     = length(aws_apigatewayv2_api.this.cors_configuration) == 0
+    error_message = "No CORS by default."
+  }
+  assert {
+    condition     = aws_apigatewayv2_stage.default.default_route_settings[0].throttling_rate_limit == 100 && length(aws_apigatewayv2_stage.default.access_log_settings) == 1 && aws_cloudwatch_log_group.access.retention_in_days == 30
+    error_message = "Throttling and access logs with retention on the stage."
+  }
+  assert {
+    condition     = aws_vpc_security_group_ingress_rule.database_from_query[0].security_group_id == "sg-0dddddddddddddddd" && aws_vpc_security_group_ingress_rule.database_from_query[0].from_port == 5432 && length(aws_lambda_function.this.vpc_config) == 1
+    error_message = "In the VPC, allowed into the database's security group on its port."
+  }
+  assert {
+    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && aws_lambda_function.this.architectures == tolist(["arm64"])
+    error_message = "arm64 with X-Ray active tracing by default."
+  }
+}
+
+run "query_jwt_without_writes" {
+  command = apply
+  module { source = "./modules/query" }
+
+  variables {
+    function_name        = "kx-events-query"
+    package_path         = "tests/fixtures/package.placeholder"
+    db_host              = "db.example"
+    db_name              = "kx"
+    reader_secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:reader-AbCdEf"
+    authorization_type   = "JWT"
+    jwt_issuer           = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf"
+    jwt_audience         = ["client-1"]
+    jwt_read_scopes      = ["kx-events/read"]
+    cors_allowed_origins = ["https://app.example.com"]
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_route.this) == 7 && !contains(keys(aws_apigatewayv2_route.this), "DELETE /events") && !contains(keys(aws_apigatewayv2_route.this), "POST /events")
+    error_message = "Without a queue or an eraser there is no POST or DELETE route."
+  }
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_route.this : r.authorization_type == "JWT" && r.authorization_scopes == toset(["kx-events/read"])]) && aws_apigatewayv2_authorizer.jwt[0].jwt_configuration[0].issuer == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf"
+    error_message = "JWT authorizer with the read scope on every read route."
+  }
+  assert {
+    condition     = aws_apigatewayv2_api.this.cors_configuration[0].allow_origins == toset(["https://app.example.com"]) && !contains(keys(aws_lambda_function.this.environment[0].variables), "EVENTS_QUEUE_URL")
+    error_message = "CORS for the given origin only; no queue in the environment."
+  }
+  assert {
+    condition     = length(aws_security_group.this) == 0 && length(aws_lambda_function.this.vpc_config) == 0
+    error_message = "Outside a VPC without subnets."
+  }
+}

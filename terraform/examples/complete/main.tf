@@ -84,6 +84,21 @@ module "kx_events" {
 
   alarm_sns_topic_arn = aws_sns_topic.alarms.arn
 
+  # The query API: IAM authorization, POST /events, and erasure on its own role and route.
+  create_query_api      = true
+  query_package_path    = coalesce(var.query_package_path, "${path.root}/../../../target/lambda/query/bootstrap.zip")
+  query_erasure_enabled = true
+
+  tags = local.tags
+}
+
+# Readers of the query API attach this policy (execute-api:Invoke on the read routes only); the
+# erasure route needs module.kx_events.query_erasure_invoke_policy_json, given to few.
+resource "aws_iam_policy" "query_reader" {
+  name        = "${var.name_prefix}-query-reader"
+  description = "Lets a principal call the kx-events query API's read routes (SigV4)"
+  policy      = module.kx_events.query_read_invoke_policy_json
+
   tags = local.tags
 }
 

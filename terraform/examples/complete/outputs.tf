@@ -192,3 +192,13 @@ output "alarm_topic_kms_key_arn" {
   description = "Customer managed key of the alarm topic (CloudWatch may use it)."
   value       = aws_kms_key.alarms.arn
 }
+
+output "query_api_url" {
+  description = "Base URL of the query API (SigV4: kx --api-url <this> events ...)."
+  value       = module.kx_events.query_api_url
+}
+
+output "query_function_arn" {
+  description = "ARN of the query API function."
+  value       = module.kx_events.query_function_arn
+}

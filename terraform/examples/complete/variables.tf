@@ -22,6 +22,12 @@ variable "consumer_package_path" {
   default     = null
 }
 
+variable "query_package_path" {
+  description = "Query API zip from make package. Null uses target/lambda/query/bootstrap.zip of this repository."
+  type        = string
+  default     = null
+}
+
 variable "emulator" {
   description = "Apply against the moto emulator (AWS_ENDPOINT_URL set): creates the event source mapping disabled, runs no migrate invocation and creates no DLQ redrive-allow policy. Leave false on AWS."
   type        = bool

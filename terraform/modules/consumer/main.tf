@@ -58,7 +58,11 @@ locals {
       KX_APP_ROLE_SECRET_ARN = local.app_role_secret_arn
       KX_APP_ROLE_NAME       = var.app_role_name
     },
+    # The query API's roles (KX_QUERY_ROLE_SECRET_ARN, KX_ERASER_ROLE_SECRET_ARN), provisioned in
+    # the same run.
+    var.extra_role_secrets,
   )
+  role_secret_arns = concat([local.app_role_secret_arn], values(var.extra_role_secrets))
 
   # Least privilege: every statement names its resources by ARN. The permissions AWS does not let
   # you scope to a resource (ENI management, X-Ray upload) are in separate documents below.
@@ -122,13 +126,13 @@ locals {
         Sid      = "ReadOwnerAndApplicationSecrets"
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = [var.db_secret_arn, local.app_role_secret_arn]
+        Resource = concat([var.db_secret_arn], local.role_secret_arns)
       },
       {
         Sid      = "WriteApplicationRoleSecret"
         Effect   = "Allow"
         Action   = ["secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"]
-        Resource = [local.app_role_secret_arn]
+        Resource = local.role_secret_arns
       },
       {
         Sid      = "WriteOwnLogs"
@@ -409,6 +413,7 @@ resource "aws_lambda_invocation" "migrate" {
     package          = coalesce(local.package_hash, "${coalesce(var.s3_bucket, "-")}/${coalesce(var.s3_key, "-")}@${coalesce(var.s3_object_version, "-")}")
     app_role_name    = var.app_role_name
     app_role_secret  = local.app_role_secret_arn
+    role_secrets     = jsonencode(var.extra_role_secrets)
     owner_secret     = var.db_secret_arn
     database         = "${var.db_host}:${var.db_port}/${var.db_name}"
     migration_marker = coalesce(var.migration_trigger, "-")

@@ -492,3 +492,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "extra_role_secrets" {
+  description = "More roles for the migrate function to provision, as its environment: KX_QUERY_ROLE_SECRET_ARN and KX_ERASER_ROLE_SECRET_ARN (secret ARNs; the root module passes the query API's). Granted read/write on those secrets."
+  type        = map(string)
+  default     = {}
+}

@@ -37,3 +37,8 @@ output "vpc_endpoint_ids" {
   description = "IDs of the interface VPC endpoints by service (empty without create_vpc_endpoints)."
   value       = { for k, e in aws_vpc_endpoint.this : k => e.id }
 }
+
+output "endpoints_security_group_id" {
+  description = "ID of the interface VPC endpoints' security group (null without create_vpc_endpoints)."
+  value       = try(aws_security_group.endpoints[0].id, null)
+}

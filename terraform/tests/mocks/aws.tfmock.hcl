@@ -92,3 +92,15 @@ mock_data "aws_ssm_parameter" {
     value = "arn:aws:events:us-east-1:123456789012:event-bus/discovered-bus"
   }
 }
+mock_resource "aws_apigatewayv2_api" {
+  defaults = {
+    id            = "a1b2c3d4e5"
+    execution_arn = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5"
+    api_endpoint  = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com"
+  }
+}
+mock_resource "aws_apigatewayv2_stage" {
+  defaults = {
+    invoke_url = "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/"
+  }
+}
