@@ -2,7 +2,9 @@
 # Smoke test of the real arm64 artifact: unpacks the zip that `make package` built, runs its
 # `bootstrap` under qemu-aarch64 behind the local Lambda Runtime API (kx-events-local), feeds it
 # one SQS batch from a moto queue, and checks that the event was stored in PostgreSQL and
-# deleted from the queue. Needs `scripts/services.sh up` and `source .state/env` first.
+# deleted from the queue; then runs the query API's read-route test (tests/tests/query_api.rs)
+# against the arm64 `query` of target/lambda/query/bootstrap.zip under qemu. Needs
+# `scripts/services.sh up` and `source .state/env` first.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -69,3 +71,14 @@ if [ "$stored" != 1 ]; then
   exit 1
 fi
 echo "[smoke] OK: the arm64 bootstrap stored and published event $event_id"
+
+query_zip=target/lambda/query/bootstrap.zip
+[ -f "$query_zip" ] || { echo "missing $query_zip: run make package" >&2; exit 1; }
+python3 -m zipfile -e "$query_zip" "$work/query"
+chmod +x "$work/query/bootstrap"
+python3 -c 'import sys; h=open(sys.argv[1],"rb").read(20); sys.exit(0 if h[:4]==b"\x7fELF" and int.from_bytes(h[18:20],"little")==183 else 1)' "$work/query/bootstrap" \
+  || { echo "bootstrap in $query_zip is not an arm64 (aarch64) ELF binary" >&2; exit 1; }
+echo "[smoke] running the arm64 query API under $qemu (every read route)"
+KX_QUERY_BOOTSTRAP="$work/query/bootstrap" KX_QUERY_WRAPPER="$qemu -L /usr/aarch64-linux-gnu" \
+  cargo test -q -p kx-events-tests --test query_api every_read_route_answers_through_the_real_binary
+echo "[smoke] OK: the arm64 query API answered every read route"

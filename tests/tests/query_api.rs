@@ -121,6 +121,10 @@ fn row(client: &'static str, minute: u32, parent: Option<Uuid>) -> Row {
 async fn spawn(api: &RuntimeApi, env: &[(String, String)]) -> Function {
     let path = blocking(e2e::query_bootstrap).await;
     let mut config = FunctionConfig::new(path).echo("[query] ");
+    // scripts/smoke-arm64.sh runs the arm64 artifact under qemu: KX_QUERY_BOOTSTRAP and this.
+    if let Ok(wrapper) = std::env::var("KX_QUERY_WRAPPER") {
+        config = config.wrapper(&wrapper);
+    }
     for (k, v) in env {
         config = config.env(k, v);
     }
