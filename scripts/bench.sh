@@ -32,7 +32,7 @@ wants() { [ ${#figures[@]} -eq 0 ] || [[ " ${figures[*]} " == *" $1 "* ]]; }
 failed=0
 
 log "building bootstrap and kx-bench ($profile profile)"
-cargo build --profile "$profile" -p kx-events-consumer --bin bootstrap -p kx-events-bench --bin kx-bench
+cargo build --profile "$profile" -p kx-events-consumer --bin bootstrap -p kx-events-query-api --bin query -p kx-events-bench --bin kx-bench
 
 # Figure 4: the arm64 zip of make package (quick mode reads the one `make test` just built).
 zip="$root/target/lambda/bootstrap/bootstrap.zip"
@@ -66,6 +66,7 @@ fi
 
 args=(
   --bootstrap "$target_dir/$profile_dir/bootstrap"
+  --query "$target_dir/$profile_dir/query"
   --build "$build_label"
   --zip "$zip" --package-how "$package_how"
   --track-log "$track_log" --track-since "$track_since" --criterion-dir "$target_dir/criterion"

@@ -10,6 +10,8 @@
 //! 4. [`package`]: the arm64 zip from `make package`.
 //! 5. [`track`]: the producer's criterion bench (`client/benches/track.rs`), parsed.
 //! 6. [`memory`]: peak resident memory of the real `bootstrap` storing 100,000 events.
+//! 10. [`query`]: the read side at scale (plans, keyset pages, chains, the query API's handler
+//!     and cold start).
 #![warn(missing_docs)]
 
 pub mod aws;
@@ -18,6 +20,7 @@ pub mod db;
 pub mod handler;
 pub mod memory;
 pub mod package;
+pub mod query;
 pub mod report;
 pub mod stats;
 pub mod store;

@@ -5,15 +5,16 @@ use kx_events_bench::aws::Resources;
 use kx_events_bench::db::Server;
 use kx_events_bench::report::{table, Row, Verdict};
 use kx_events_bench::store::StoreSettings;
-use kx_events_bench::{cold_start, handler, memory, package, store, track};
+use kx_events_bench::{cold_start, handler, memory, package, query, store, track};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 const HELP: &str = "\
-kx-bench [OPTIONS] [FIGURE…]   run figures 1–6 of issue 7 (all by default) and print one table
+kx-bench [OPTIONS] [FIGURE…]   run figures 1–6 and 10 (all by default) and print one table
 
-  --bootstrap PATH     the consumer's bootstrap binary (figures 3 and 6)
+  --bootstrap PATH     the consumer's bootstrap binary (figures 3, 6 and 10)
+  --query PATH         the query API's binary (figure 10's cold start)
   --build LABEL        how it was built, for the output (e.g. 'release, x86_64')
   --zip PATH           the arm64 zip of make package (figure 4)
   --package-how TEXT   whether make package ran in this run (figure 4)
@@ -30,6 +31,7 @@ type Figure<'a> = dyn Fn(&Server, &Resources) -> Result<Vec<Row>, String> + 'a;
 #[derive(Default)]
 struct Args {
     bootstrap: Option<PathBuf>,
+    query: Option<PathBuf>,
     build: String,
     zip: Option<PathBuf>,
     package_how: String,
@@ -52,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "-h" | "--help" => return Err(HELP.into()),
             "--bootstrap" => args.bootstrap = Some(value()?.into()),
+            "--query" => args.query = Some(value()?.into()),
             "--build" => args.build = value()?,
             "--zip" => args.zip = Some(value()?.into()),
             "--package-how" => args.package_how = value()?,
@@ -65,7 +68,7 @@ fn parse_args() -> Result<Args, String> {
             "--criterion-dir" => args.criterion_dir = Some(value()?.into()),
             "--json" => args.json = Some(value()?.into()),
             figure => match figure.parse::<u8>() {
-                Ok(n @ 1..=6) => args.figures.push(n),
+                Ok(n @ (1..=6 | 10)) => args.figures.push(n),
                 _ => return Err(format!("unknown argument {figure:?}\n\n{HELP}")),
             },
         }
@@ -108,7 +111,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let needs_aws = [2, 3, 6].iter().any(|f| wanted(*f));
+    let needs_aws = [2, 3, 6, 10].iter().any(|f| wanted(*f));
     let resources = match (&server, needs_aws) {
         (Ok(server), true) => Some(runtime.block_on(Resources::create(server))),
         (Err(e), true) => Some(Err(e.clone())),
@@ -174,6 +177,33 @@ fn main() -> ExitCode {
             ))
         });
         record(6, "peak RSS", result);
+    }
+
+    if wanted(query::FIGURE) {
+        let settings = if quick {
+            query::QuerySettings::quick()
+        } else {
+            query::QuerySettings::full()
+        };
+        let result = server
+            .clone()
+            .and_then(|s| query::run_db(&s, &runtime, settings));
+        record(query::FIGURE, "read side", result);
+        let runs = if quick { 3 } else { 20 };
+        let result = with(&|s, r| {
+            let query_bin = args
+                .query
+                .clone()
+                .ok_or_else(|| "--query PATH is required".to_string())?;
+            runtime.block_on(query::run_cold_start(
+                s,
+                r,
+                bootstrap.clone()?,
+                &query_bin,
+                runs,
+            ))
+        });
+        record(query::FIGURE, "query cold start", result);
     }
 
     rows.sort_by_key(|r| r.figure);
