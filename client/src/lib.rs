@@ -130,10 +130,11 @@ pub use contract::{
 #[cfg(feature = "lambda-http")]
 pub use lambda::run_http;
 #[cfg(feature = "producer")]
-pub use lambda::{run, track_on_ok, TrackOnOk, TrackOnOkFuture};
+pub use lambda::{run, track_on_ok, SuccessStatus, TrackOnOk, TrackOnOkFuture};
 #[cfg(feature = "producer")]
 pub use publisher::{
-    flush, flush_before, global, init, publish_event, AlreadyInitialized, Publisher, Tracked,
+    flush, flush_before, flush_guard, global, init, publish_event, AlreadyInitialized, FlushGuard,
+    Publisher, Tracked,
 };
 
 /// An event of the kx-events bus as EventBridge delivers it to a target (a subscriber Lambda,
