@@ -884,6 +884,9 @@ impl Sender {
     /// on, and the breaker counts rounds that only failed permanently.
     fn settle(&mut self, results: Vec<(Item, Outcome)>) {
         let mut retried: Option<(usize, String)> = None;
+        // Events that failed together wait together (one jittered delay per attempt number
+        // and class), so that their retry is one full batch, not one request per event.
+        let mut delays: std::collections::HashMap<(u32, bool), Instant> = Default::default();
         let mut sent = 0;
         let mut permanent: Option<String> = None;
         for (item, outcome) in results {
@@ -906,7 +909,7 @@ impl Sender {
                 }
                 Outcome::Failed(why, class) => {
                     let entry = retried.get_or_insert((0, why.clone()));
-                    if self.failed(item, why, class == Class::Throttled) {
+                    if self.failed(item, why, class == Class::Throttled, &mut delays) {
                         entry.0 += 1;
                     }
                 }
@@ -930,7 +933,13 @@ impl Sender {
     }
 
     /// Schedules another attempt (`true`), or gives up and logs the event with its JSON.
-    fn failed(&mut self, mut item: Item, why: String, throttled: bool) -> bool {
+    fn failed(
+        &mut self,
+        mut item: Item,
+        why: String,
+        throttled: bool,
+        delays: &mut std::collections::HashMap<(u32, bool), Instant>,
+    ) -> bool {
         item.failures += 1;
         if item.failures >= self.config.max_attempts {
             let reason = format!(
@@ -940,7 +949,9 @@ impl Sender {
             self.give_up(item, &reason);
             return false;
         }
-        let ready_at = Instant::now() + self.config.backoff(item.failures, throttled);
+        let ready_at = *delays
+            .entry((item.failures, throttled))
+            .or_insert_with(|| Instant::now() + self.config.backoff(item.failures, throttled));
         self.backing_off.push(Reverse(Waiting { ready_at, item }));
         true
     }
