@@ -256,14 +256,20 @@ async fn access_denied_is_given_up_at_once_and_opens_the_circuit_breaker() {
     }
     let started = std::time::Instant::now();
     publisher.flush().await;
-    assert!(started.elapsed() < Duration::from_secs(5), "no backoff waited out");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no backoff waited out"
+    );
     assert_eq!(proxy.stats().target(SEND_MESSAGE_BATCH).requests, 2);
     for e in &first {
         let lost = lost_lines(&e.event_id);
         assert_eq!(lost.len(), 1, "one line for {}", e.event_id);
         assert_eq!(lost[0].field("event"), Some(e.to_json().as_str()));
         let reason = lost[0].field("reason").unwrap();
-        assert!(reason.starts_with("permanent error, not retried"), "{reason}");
+        assert!(
+            reason.starts_with("permanent error, not retried"),
+            "{reason}"
+        );
         assert!(reason.contains("AccessDenied"), "{reason}");
     }
 
@@ -275,9 +281,9 @@ async fn access_denied_is_given_up_at_once_and_opens_the_circuit_breaker() {
         publisher.flush().await;
     }
     assert_eq!(proxy.stats().target(SEND_MESSAGE_BATCH).requests, 4);
-    assert!(common::lines()
-        .iter()
-        .any(|l| l.field("message").is_some_and(|m| m.starts_with("circuit breaker open"))));
+    assert!(common::lines().iter().any(|l| l
+        .field("message")
+        .is_some_and(|m| m.starts_with("circuit breaker open"))));
 
     // While it is open, events are given up on without a request, each logged with its id.
     let while_open = events(4, "open");
@@ -355,7 +361,8 @@ async fn throttling_is_retried_with_a_longer_backoff_and_the_sdk_adds_no_attempt
         .iter()
         .filter(|l| {
             l.field("message") == Some("send failed; retrying with backoff")
-                && l.field("error").is_some_and(|e| e.contains("RequestThrottled"))
+                && l.field("error")
+                    .is_some_and(|e| e.contains("RequestThrottled"))
         })
         .count();
     assert_eq!(retries, 2);
@@ -403,9 +410,11 @@ async fn a_slow_bus_does_not_hold_the_sqs_send() {
             "unmarked: the consumer publishes it"
         );
         let id = e.event_id.to_string();
-        assert!(common::lines().iter().any(|l| l.level == tracing::Level::WARN
-            && l.field("event_id") == Some(id.as_str())
-            && l.field("error")
-                .is_some_and(|m| m.contains("bus_put_timeout"))));
+        assert!(common::lines()
+            .iter()
+            .any(|l| l.level == tracing::Level::WARN
+                && l.field("event_id") == Some(id.as_str())
+                && l.field("error")
+                    .is_some_and(|m| m.contains("bus_put_timeout"))));
     }
 }
