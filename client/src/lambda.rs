@@ -196,9 +196,15 @@ where
 /// [`Publisher::hold_until_flush`](crate::Publisher::hold_until_flush)), so no send competes with
 /// the handler. The flush stops shortly before the invocation's deadline: whatever is not sent
 /// by then is logged at error level with its JSON, and the invocation does not time out because
-/// of a send. Lambda gives internal extensions no `SHUTDOWN` event: on `SIGTERM` (sent at
-/// shutdown when an extension is registered) whatever is still queued — events tracked outside
-/// an invocation — is flushed, bounded, before the process exits.
+/// of a send. The flush lasts at most the flush budget ([`Config::with_flush_timeout`](crate::Config::with_flush_timeout),
+/// 500 ms by default) and always stops 250 ms before the invocation's deadline, so that a slow
+/// SQS cannot stretch every invocation.
+///
+/// Lambda gives internal extensions no `SHUTDOWN` event: on `SIGTERM` (sent at shutdown when an
+/// extension is registered) whatever is still queued — events tracked outside an invocation — is
+/// flushed, bounded, and then `run` **returns** `Ok(())` instead of exiting the process: the
+/// code after `run(..).await` (an OpenTelemetry shutdown, say) runs, and guards such as
+/// tracing-appender's are dropped as `main` returns. Put such shutdown work there.
 ///
 /// ```no_run
 /// use kx_events::track;
@@ -269,12 +275,17 @@ where
         .register()
         .await?;
 
-    spawn_shutdown_flush();
-
     let runtime = Runtime::new(handler)
         .layer(TracingLayer::new())
         .layer(NotifyAfterResponseLayer { done: done_tx });
-    tokio::try_join!(runtime.run(), extension.run())?;
+    tokio::select! {
+        result = async { tokio::try_join!(runtime.run(), extension.run()) } => {
+            result?;
+        }
+        // SIGTERM: what is still queued has been flushed; return, so that the program's own
+        // shutdown (the code after `run(..).await`, guards dropped as `main` returns) runs.
+        () = sigterm_then_flush() => {}
+    }
     Ok(())
 }
 
@@ -340,20 +351,20 @@ async fn shutdown_flush() {
         .await;
 }
 
-/// On SIGTERM, delivers what is still queued (bounded), then leaves the process to end as it
-/// would have: no `exit` here, so shutdown hooks of the program (OpenTelemetry, a
-/// tracing-appender guard, `lambda_runtime::spawn_graceful_shutdown_handler`) run to their end
-/// instead of racing an exit; Lambda ends the sandbox after its shutdown phase.
-fn spawn_shutdown_flush() {
+/// Waits for SIGTERM (never, where there are no Unix signals), then delivers what is still
+/// queued, bounded.
+async fn sigterm_then_flush() {
     #[cfg(unix)]
-    tokio::spawn(async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
             if term.recv().await.is_some() {
                 shutdown_flush().await;
+                return;
             }
         }
-    });
+    }
+    std::future::pending::<()>().await;
 }
 
 /// The outermost runtime layer: its future ends after the inner service has posted the

@@ -32,7 +32,10 @@ fn the_authorizer_wins_over_what_the_caller_sends() {
         .points_awarded(100)
         .build(&event)
         .unwrap();
-    assert_eq!(built.client_id, "tenant_a", "points go to the verified tenant");
+    assert_eq!(
+        built.client_id, "tenant_a",
+        "points go to the verified tenant"
+    );
 
     // HTTP API, Lambda authorizer (`lambda`) and JWT authorizer (`jwt.claims`).
     let mut lambda = with_caller_ids(include_str!(

@@ -50,21 +50,22 @@ async fn an_event_is_tracked_only_when_the_handler_succeeds() {
         EventBuilder::new("order", "order_created"),
         |event: LambdaEvent<ApiGatewayProxyRequest>| async move {
             let mut response = ApiGatewayProxyResponse::default();
-            response.status_code = event.payload.path.as_deref().map_or(200, |p| {
-                p.trim_start_matches('/').parse().unwrap_or(200)
-            });
+            response.status_code = event
+                .payload
+                .path
+                .as_deref()
+                .map_or(200, |p| p.trim_start_matches('/').parse().unwrap_or(200));
             Ok::<_, Error>(response)
         },
     );
     for status in [500, 404, 302, 201] {
-        let mut request: ApiGatewayProxyRequest = serde_json::from_str(include_str!(
-            "fixtures/apigw_v1_request.json"
-        ))
-        .unwrap();
+        let mut request: ApiGatewayProxyRequest =
+            serde_json::from_str(include_str!("fixtures/apigw_v1_request.json")).unwrap();
         request.path = Some(format!("/{status}"));
-        request
-            .headers
-            .insert("x-client-id", format!("client_http_{status}").parse().unwrap());
+        request.headers.insert(
+            "x-client-id",
+            format!("client_http_{status}").parse().unwrap(),
+        );
         let response = http_handler
             .call(LambdaEvent::new(request, Default::default()))
             .await
