@@ -10,6 +10,9 @@
 //! 4. [`package`]: the arm64 zip from `make package`.
 //! 5. [`track`]: the producer's criterion bench (`client/benches/track.rs`), parsed.
 //! 6. [`memory`]: peak resident memory of the real `bootstrap` storing 100,000 events.
+//! 7. [`producer`]: the producer's peak resident memory with 100,000 events tracked while SQS
+//!    is down (bounded by its limits).
+//! 8. [`producer`]: flush time with SQS healthy, throttled and refusing (AccessDenied).
 #![warn(missing_docs)]
 
 pub mod aws;
@@ -18,6 +21,7 @@ pub mod db;
 pub mod handler;
 pub mod memory;
 pub mod package;
+pub mod producer;
 pub mod report;
 pub mod stats;
 pub mod store;

@@ -5,13 +5,13 @@ use kx_events_bench::aws::Resources;
 use kx_events_bench::db::Server;
 use kx_events_bench::report::{table, Row, Verdict};
 use kx_events_bench::store::StoreSettings;
-use kx_events_bench::{cold_start, handler, memory, package, store, track};
+use kx_events_bench::{cold_start, handler, memory, package, producer, store, track};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 const HELP: &str = "\
-kx-bench [OPTIONS] [FIGURE…]   run figures 1–6 of issue 7 (all by default) and print one table
+kx-bench [OPTIONS] [FIGURE…]   run figures 1–8 (all by default) and print one table
 
   --bootstrap PATH     the consumer's bootstrap binary (figures 3 and 6)
   --build LABEL        how it was built, for the output (e.g. 'release, x86_64')
@@ -65,7 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--criterion-dir" => args.criterion_dir = Some(value()?.into()),
             "--json" => args.json = Some(value()?.into()),
             figure => match figure.parse::<u8>() {
-                Ok(n @ 1..=6) => args.figures.push(n),
+                Ok(n @ 1..=8) => args.figures.push(n),
                 _ => return Err(format!("unknown argument {figure:?}\n\n{HELP}")),
             },
         }
@@ -74,6 +74,17 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some(producer::OUTAGE_CHILD) {
+        // Figure 7's child process (see `producer::outage_child`).
+        return match producer::outage_child(&raw[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -174,6 +185,14 @@ fn main() -> ExitCode {
             ))
         });
         record(6, "peak RSS", result);
+    }
+
+    if wanted(7) {
+        record(7, "producer memory", producer::outage_memory(quick));
+    }
+    if wanted(8) {
+        let result = runtime.block_on(producer::flush_throttled(quick));
+        record(8, "producer flush", result);
     }
 
     rows.sort_by_key(|r| r.figure);
