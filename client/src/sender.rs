@@ -316,13 +316,32 @@ fn install_exit_hook() {
             // Never unwind into C.
             let _ = std::panic::catch_unwind(|| {
                 let senders: Live = live().clone();
-                for (_, control, budget) in senders {
-                    let deadline = std::time::Instant::now() + budget;
-                    flush_blocking(
-                        &control,
-                        deadline,
-                        "not sent before the process exited (flush budget at exit): given up",
-                    );
+                let now = std::time::Instant::now();
+                // Every sender flushes at once; each is then waited for until its own budget.
+                let waits: Vec<_> = senders
+                    .iter()
+                    .filter_map(|(_, control, budget)| {
+                        let (done, wait) = std::sync::mpsc::channel();
+                        control
+                            .send(Control::Flush(Reply::Blocking(done)))
+                            .ok()
+                            .map(|()| (control, now + *budget, wait))
+                    })
+                    .collect();
+                for (control, deadline, wait) in waits {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(left)
+                    {
+                        let (done, wait) = std::sync::mpsc::channel();
+                        let reason =
+                            "not sent before the process exited (flush budget at exit): given up";
+                        if control
+                            .send(Control::Abandon(reason.into(), Reply::Blocking(done)))
+                            .is_ok()
+                        {
+                            let _ = wait.recv_timeout(Duration::from_secs(1));
+                        }
+                    }
                 }
             });
         }
