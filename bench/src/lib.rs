@@ -10,6 +10,9 @@
 //! 4. [`package`]: the arm64 zip from `make package`.
 //! 5. [`track`]: the producer's criterion bench (`client/benches/track.rs`), parsed.
 //! 6. [`memory`]: peak resident memory of the real `bootstrap` storing 100,000 events.
+//! 7. [`producer`]: the producer's peak resident memory with 100,000 events tracked while SQS
+//!    is down (bounded by its limits).
+//! 8. [`producer`]: flush time with SQS healthy, throttled and refusing (AccessDenied).
 //! 10. [`query`]: the read side at scale (plans, keyset pages, chains, the query API's handler
 //!     and cold start).
 #![warn(missing_docs)]
@@ -20,6 +23,7 @@ pub mod db;
 pub mod handler;
 pub mod memory;
 pub mod package;
+pub mod producer;
 pub mod query;
 pub mod report;
 pub mod stats;

@@ -5,13 +5,13 @@ use kx_events_bench::aws::Resources;
 use kx_events_bench::db::Server;
 use kx_events_bench::report::{table, Row, Verdict};
 use kx_events_bench::store::StoreSettings;
-use kx_events_bench::{cold_start, handler, memory, package, query, store, track};
+use kx_events_bench::{cold_start, handler, memory, package, producer, query, store, track};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 const HELP: &str = "\
-kx-bench [OPTIONS] [FIGURE…]   run figures 1–6 and 10 (all by default) and print one table
+kx-bench [OPTIONS] [FIGURE…]   run figures 1–8 and 10 (all by default) and print one table
 
   --bootstrap PATH     the consumer's bootstrap binary (figures 3, 6 and 10)
   --query PATH         the query API's binary (figure 10's cold start)
@@ -68,7 +68,7 @@ fn parse_args() -> Result<Args, String> {
             "--criterion-dir" => args.criterion_dir = Some(value()?.into()),
             "--json" => args.json = Some(value()?.into()),
             figure => match figure.parse::<u8>() {
-                Ok(n @ (1..=6 | 10)) => args.figures.push(n),
+                Ok(n @ (1..=8 | 10)) => args.figures.push(n),
                 _ => return Err(format!("unknown argument {figure:?}\n\n{HELP}")),
             },
         }
@@ -77,6 +77,17 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some(producer::OUTAGE_CHILD) {
+        // Figure 7's child process (see `producer::outage_child`).
+        return match producer::outage_child(&raw[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -179,6 +190,13 @@ fn main() -> ExitCode {
         record(6, "peak RSS", result);
     }
 
+    if wanted(7) {
+        record(7, "producer memory", producer::outage_memory(quick));
+    }
+    if wanted(8) {
+        let result = runtime.block_on(producer::flush_throttled(quick));
+        record(8, "producer flush", result);
+    }
     if wanted(query::FIGURE) {
         let settings = if quick {
             query::QuerySettings::quick()

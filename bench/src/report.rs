@@ -40,7 +40,7 @@ impl Verdict {
 /// One line of the final table.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Row {
-    /// Figure number of issue 7 (1–6).
+    /// Figure number (1–8).
     pub figure: u8,
     /// What was measured, e.g. `store, batch 10, all new: real store / per-message`.
     pub what: String,

@@ -29,7 +29,9 @@ pub enum TrackError {
         /// The first rule it broke.
         error: ValidationError,
     },
-    /// The in-memory queue is full (the sender cannot keep up or the network is down).
+    /// The in-memory queue is full: [`Config::queue_capacity`](crate::Config::queue_capacity)
+    /// events or [`Config::queue_max_bytes`](crate::Config::queue_max_bytes) bytes are already
+    /// held, waiting, backing off or in flight (the sender cannot keep up, or SQS is down).
     #[error("event {event_id} not queued: the in-memory queue is full")]
     QueueFull {
         /// The id of the event that was not queued.

@@ -31,6 +31,47 @@ use crate::report;
 /// A context's `(clientId, previousEventId)`, both as found.
 pub(crate) type Ids = (Option<String>, Option<String>);
 
+/// The process-wide order of `clientId` sources: unset (read `EVENTS_AUTHORIZER_FIRST` on first
+/// use), request first, or authorizer first.
+static ORDER: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(ORDER_UNSET);
+const ORDER_UNSET: u8 = 0;
+const ORDER_REQUEST_FIRST: u8 = 1;
+const ORDER_AUTHORIZER_FIRST: u8 = 2;
+
+/// Sets the order of `clientId` sources for the whole process (the global publisher's
+/// [`Config::with_authorizer_first`](crate::Config::with_authorizer_first)).
+pub(crate) fn set_authorizer_first(on: bool) {
+    let order = if on {
+        ORDER_AUTHORIZER_FIRST
+    } else {
+        ORDER_REQUEST_FIRST
+    };
+    ORDER.store(order, std::sync::atomic::Ordering::Release);
+}
+
+/// Whether the authorizer context's `clientId` wins over the request's.
+pub(crate) fn authorizer_first() -> bool {
+    use std::sync::atomic::Ordering;
+    match ORDER.load(Ordering::Acquire) {
+        ORDER_UNSET => {
+            let on = crate::config::authorizer_first_from_env();
+            // `init` may have set it meanwhile: keep that.
+            let _ = ORDER.compare_exchange(
+                ORDER_UNSET,
+                if on {
+                    ORDER_AUTHORIZER_FIRST
+                } else {
+                    ORDER_REQUEST_FIRST
+                },
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
+            ORDER.load(Ordering::Acquire) == ORDER_AUTHORIZER_FIRST
+        }
+        order => order == ORDER_AUTHORIZER_FIRST,
+    }
+}
+
 pub(crate) const CLIENT_ID_HEADERS: [&str; 2] = ["x-client-id", "client-id"];
 pub(crate) const PREVIOUS_EVENT_ID_HEADERS: [&str; 2] =
     ["x-previous-event-id", "previous-event-id"];
@@ -151,6 +192,11 @@ impl TrackingContext for ExplicitContext {
 ///    authorizer), `requestContext.authorizer.lambda.clientId` (HTTP API Lambda authorizer),
 ///    `requestContext.authorizer.jwt.claims.clientId` (JWT authorizer);
 /// 5. the event's own `clientId` (worker events passed as [`serde_json::Value`]).
+///
+/// With [`Config::with_authorizer_first`](crate::Config::with_authorizer_first) (or
+/// `EVENTS_AUTHORIZER_FIRST=true`), step 4 comes first: in a multi-tenant API, a verified
+/// authorizer's `clientId` cannot be overridden by a header, the query string or the body the
+/// caller controls; requests without one fall back to steps 1–3 and 5.
 ///
 /// Strings are taken as they are; numbers (an authorizer may return `"clientId": 1`) as their
 /// decimal form.
@@ -351,7 +397,10 @@ impl BodySource<'_> {
 impl HttpParts<'_> {
     pub(crate) fn ids(&self, want_client: bool, want_previous: bool) -> Ids {
         let mut client = None;
-        if want_client {
+        if want_client && authorizer_first() {
+            client = from_authorizer(self.authorizer);
+        }
+        if want_client && client.is_none() {
             client = from_headers(self.headers, self.multi_value_headers, &CLIENT_ID_HEADERS)
                 .or_else(|| self.query.get(CLIENT_ID));
         }
@@ -517,7 +566,10 @@ fn json_authorizer(event: &Value) -> Option<String> {
 
 fn json_ids(event: &Value, want_client: bool, want_previous: bool) -> Ids {
     let mut client = None;
-    if want_client {
+    if want_client && authorizer_first() {
+        client = json_authorizer(event);
+    }
+    if want_client && client.is_none() {
         client = json_headers(event, &CLIENT_ID_HEADERS).or_else(|| json_query(event, CLIENT_ID));
     }
     let mut previous = None;

@@ -20,13 +20,15 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::builder::EventBuilder;
 use crate::context::{Ids, TrackingContext};
-use crate::publisher::{flush_before, global};
+use crate::publisher::global;
 
 type BoxError = lambda_runtime::Error;
 
-/// Wraps a Lambda handler so that `event` is tracked each time the handler returns `Ok` (the
-/// seed decorator's contract): nothing is tracked when it returns `Err` or panics. The ids come
-/// from the incoming event, read before the handler runs.
+/// Wraps a Lambda handler so that `event` is tracked each time the handler succeeds (the old
+/// decorator's contract): nothing is tracked when it returns `Err` or panics, nor when it
+/// returns `Ok` with an HTTP response whose status is not 2xx or 3xx (a 4xx or 5xx answer is a
+/// failed request, whatever the `Result`). The ids come from the incoming event, read before
+/// the handler runs. The response type says what success is through [`SuccessStatus`].
 ///
 /// ```no_run
 /// use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
@@ -54,6 +56,74 @@ pub fn track_on_ok<F>(event: EventBuilder, handler: F) -> TrackOnOk<F> {
     TrackOnOk { event, handler }
 }
 
+/// What [`track_on_ok`] counts as a successful response.
+///
+/// HTTP responses (the API Gateway REST and HTTP API, ALB and Function URL response structs,
+/// `http::Response`, and a JSON value with a numeric `statusCode`) succeed with a 2xx or 3xx
+/// status; `()`, strings and other JSON values always succeed. For a response type of your
+/// own, implement it (the default method says "success"):
+///
+/// ```
+/// struct Report { rows: usize }
+/// impl kx_events::SuccessStatus for Report {}
+///
+/// struct Answer { status: u16 }
+/// impl kx_events::SuccessStatus for Answer {
+///     fn is_success(&self) -> bool { self.status < 400 }
+/// }
+/// # let _ = (Report { rows: 1 }.rows, Answer { status: 200 }.status);
+/// ```
+pub trait SuccessStatus {
+    /// `true` when the call succeeded and its event should be tracked.
+    fn is_success(&self) -> bool {
+        true
+    }
+}
+
+/// A 2xx or 3xx status.
+fn http_success(status: i64) -> bool {
+    (200..400).contains(&status)
+}
+
+macro_rules! status_code_success {
+    ($($ty:ty),+) => {$(
+        impl SuccessStatus for $ty {
+            fn is_success(&self) -> bool {
+                http_success(self.status_code)
+            }
+        }
+    )+};
+}
+
+status_code_success!(
+    aws_lambda_events::apigw::ApiGatewayProxyResponse,
+    aws_lambda_events::apigw::ApiGatewayV2httpResponse,
+    aws_lambda_events::alb::AlbTargetGroupResponse,
+    aws_lambda_events::lambda_function_urls::LambdaFunctionUrlResponse
+);
+
+impl<B> SuccessStatus for aws_lambda_events::http::Response<B> {
+    fn is_success(&self) -> bool {
+        http_success(i64::from(self.status().as_u16()))
+    }
+}
+
+/// A JSON response with a numeric `statusCode` (what a Lambda proxy integration reads) succeeds
+/// with a 2xx or 3xx status; any other JSON value succeeds.
+impl SuccessStatus for serde_json::Value {
+    fn is_success(&self) -> bool {
+        match self.get("statusCode").and_then(serde_json::Value::as_i64) {
+            Some(status) => http_success(status),
+            None => true,
+        }
+    }
+}
+
+impl SuccessStatus for () {}
+impl SuccessStatus for String {}
+impl SuccessStatus for &str {}
+impl SuccessStatus for aws_lambda_events::sqs::SqsBatchResponse {}
+
 /// A handler that tracks an event when it succeeds; see [`track_on_ok`].
 #[derive(Debug, Clone)]
 pub struct TrackOnOk<F> {
@@ -66,6 +136,7 @@ where
     F: FnMut(LambdaEvent<T>) -> Fut,
     Fut: Future<Output = Result<R, E>>,
     T: TrackingContext,
+    R: SuccessStatus,
 {
     type Response = R;
     type Error = E;
@@ -93,6 +164,7 @@ pub struct TrackOnOkFuture<Fut> {
 impl<Fut, R, E> Future for TrackOnOkFuture<Fut>
 where
     Fut: Future<Output = Result<R, E>>,
+    R: SuccessStatus,
 {
     type Output = Result<R, E>;
 
@@ -101,7 +173,7 @@ where
             Poll::Ready(out) => out,
             Poll::Pending => return Poll::Pending,
         };
-        if out.is_ok() {
+        if out.as_ref().is_ok_and(SuccessStatus::is_success) {
             if let Some((event, ids)) = self.pending.take() {
                 // Not tracked (no client id, invalid): already logged, and never the handler's
                 // failure.
@@ -124,9 +196,15 @@ where
 /// [`Publisher::hold_until_flush`](crate::Publisher::hold_until_flush)), so no send competes with
 /// the handler. The flush stops shortly before the invocation's deadline: whatever is not sent
 /// by then is logged at error level with its JSON, and the invocation does not time out because
-/// of a send. Lambda gives internal extensions no `SHUTDOWN` event: on `SIGTERM` (sent at
-/// shutdown when an extension is registered) whatever is still queued — events tracked outside
-/// an invocation — is flushed, bounded, before the process exits.
+/// of a send. The flush lasts at most the flush budget ([`Config::with_flush_timeout`](crate::Config::with_flush_timeout),
+/// 500 ms by default) and always stops 250 ms before the invocation's deadline, so that a slow
+/// SQS cannot stretch every invocation.
+///
+/// Lambda gives internal extensions no `SHUTDOWN` event: on `SIGTERM` (sent at shutdown when an
+/// extension is registered) whatever is still queued — events tracked outside an invocation — is
+/// flushed, bounded, and then `run` **returns** `Ok(())` instead of exiting the process: the
+/// code after `run(..).await` (an OpenTelemetry shutdown, say) runs, and guards such as
+/// tracing-appender's are dropped as `main` returns. Put such shutdown work there.
 ///
 /// ```no_run
 /// use kx_events::track;
@@ -170,10 +248,12 @@ where
                 let done_rx = done_rx.clone();
                 async move {
                     let deadline = match &event.next {
-                        NextEvent::Invoke(invoke) => flush_deadline(invoke.deadline_ms),
+                        NextEvent::Invoke(invoke) => {
+                            flush_deadline(invoke.deadline_ms, global().config().flush_timeout())
+                        }
                         // Internal extensions get no SHUTDOWN; if one comes, deliver what is left.
                         NextEvent::Shutdown(_) => {
-                            flush_before(Instant::now() + SHUTDOWN_FLUSH).await;
+                            shutdown_flush().await;
                             return Ok(());
                         }
                     };
@@ -184,7 +264,9 @@ where
                         .recv()
                         .await
                         .ok_or("kx-events: the runtime stopped")?;
-                    flush_before(deadline).await;
+                    global()
+                        .flush_before_with(deadline, INVOKE_FLUSH_REASON)
+                        .await;
                     Ok::<(), BoxError>(())
                 }
             },
@@ -193,12 +275,17 @@ where
         .register()
         .await?;
 
-    spawn_shutdown_flush();
-
     let runtime = Runtime::new(handler)
         .layer(TracingLayer::new())
         .layer(NotifyAfterResponseLayer { done: done_tx });
-    tokio::try_join!(runtime.run(), extension.run())?;
+    tokio::select! {
+        result = async { tokio::try_join!(runtime.run(), extension.run()) } => {
+            result?;
+        }
+        // SIGTERM: what is still queued has been flushed; return, so that the program's own
+        // shutdown (the code after `run(..).await`, guards dropped as `main` returns) runs.
+        () = sigterm_then_flush() => {}
+    }
     Ok(())
 }
 
@@ -241,27 +328,43 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// How long a flush may take at shutdown (Lambda allows 500 ms to 2 s after SIGTERM).
 const SHUTDOWN_FLUSH: Duration = Duration::from_millis(400);
 
-/// The instant to stop flushing for an invocation whose deadline is `deadline_ms` (Unix ms).
-fn flush_deadline(deadline_ms: u64) -> Instant {
+/// The reason logged for each event the flush after a response could not send.
+const INVOKE_FLUSH_REASON: &str = "not sent before the flush deadline (flush_timeout after the response, or 250 ms before the invocation's deadline): given up";
+
+/// The instant to stop flushing for an invocation whose deadline is `deadline_ms` (Unix ms):
+/// the flush budget from now, and never later than the margin before the deadline.
+fn flush_deadline(deadline_ms: u64, flush_timeout: Duration) -> Instant {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-    Instant::now() + left.saturating_sub(DEADLINE_MARGIN)
+    Instant::now() + left.saturating_sub(DEADLINE_MARGIN).min(flush_timeout)
 }
 
-/// On SIGTERM, delivers what is still queued (bounded) and exits.
-fn spawn_shutdown_flush() {
+/// Delivers what is still queued at shutdown, bounded.
+async fn shutdown_flush() {
+    global()
+        .flush_before_with(
+            Instant::now() + SHUTDOWN_FLUSH,
+            "not sent before the sandbox shut down (SIGTERM): given up",
+        )
+        .await;
+}
+
+/// Waits for SIGTERM (never, where there are no Unix signals), then delivers what is still
+/// queued, bounded.
+async fn sigterm_then_flush() {
     #[cfg(unix)]
-    tokio::spawn(async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
             if term.recv().await.is_some() {
-                flush_before(Instant::now() + SHUTDOWN_FLUSH).await;
-                std::process::exit(0);
+                shutdown_flush().await;
+                return;
             }
         }
-    });
+    }
+    std::future::pending::<()>().await;
 }
 
 /// The outermost runtime layer: its future ends after the inner service has posted the

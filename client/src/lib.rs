@@ -69,19 +69,26 @@
 //! ## Delivery guarantee
 //!
 //! `track!` and [`publish_event`] never wait on the network and never fail the handler: they
-//! validate the event and put it on a bounded in-memory queue. A background sender delivers it
-//! to SQS with `SendMessageBatch`, retrying failures with exponential backoff and jitter. Under
-//! [`run`], every event tracked during an invocation is sent after the response is posted and
-//! before Lambda freezes the sandbox; elsewhere, [`flush`] waits for delivery. **Every event is
-//! either delivered to the queue at least once or logged at error level with its id and its
-//! full JSON** (invalid, queue full, `EVENTS_QUEUE_URL` unset, or given up on after the last
-//! retry): an event is never dropped silently. An event without a `clientId` is not tracked and
-//! is reported with a warning naming its entity and event type. Delivery is at-least-once: the
-//! consumer deduplicates on `eventId`.
+//! validate the event and put it on a bounded in-memory queue (at most
+//! [`Config::with_queue_capacity`] events and [`Config::with_queue_max_bytes`] bytes held at
+//! once, whatever state they are in). A background sender delivers it to SQS with
+//! `SendMessageBatch`, retrying transient failures with exponential backoff and jitter (longer
+//! after throttling) and giving up at once on permanent ones (AccessDenied, a queue that does not
+//! exist, …), with a circuit breaker after repeated permanent failures. Under [`run`], every event
+//! tracked during an invocation is sent after the response is posted and before Lambda freezes
+//! the sandbox, within the flush budget ([`Config::with_flush_timeout`]); elsewhere, [`flush`] or
+//! a [`flush_guard`] waits for delivery, and an exit hook flushes what is left when `main`
+//! returns. **Every event is either delivered to the queue at least once or logged at error level
+//! with its id and its full JSON** (invalid, queue full, `EVENTS_QUEUE_URL` unset, a permanent
+//! error, given up on after the last retry, the flush budget or deadline reached): an event is
+//! never dropped silently. An event without a `clientId` is not tracked and is reported with a
+//! warning naming its entity and event type. Delivery is at-least-once: the consumer
+//! deduplicates on `eventId`.
 //!
 //! With `EVENT_BUS_NAME` set, each event is also put on the bus at once (`PutEvents`) and its
 //! SQS message is marked with [`ON_BUS_ATTRIBUTE`], so the consumer stores it without
-//! publishing it again; if that put fails, the message goes unmarked and the consumer publishes.
+//! publishing it again; if that put fails or does not answer within
+//! [`Config::with_bus_put_timeout`], the message goes unmarked and the consumer publishes.
 //!
 //! ## Where the ids come from
 //!
@@ -91,7 +98,8 @@
 //! event's own `clientId`. `previousEventId`: headers `X-Previous-Event-Id`,
 //! `Previous-Event-Id`, JSON body, query parameter, then the event's own `previousEventId`; a
 //! value that is not a UUID is dropped with a warning. See [`extract_client_id`] and
-//! [`extract_previous_event_id`].
+//! [`extract_previous_event_id`]. In a multi-tenant API, [`Config::with_authorizer_first`] puts
+//! the verified authorizer context first, so that a caller cannot name another tenant.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -130,10 +138,11 @@ pub use contract::{
 #[cfg(feature = "lambda-http")]
 pub use lambda::run_http;
 #[cfg(feature = "producer")]
-pub use lambda::{run, track_on_ok, TrackOnOk, TrackOnOkFuture};
+pub use lambda::{run, track_on_ok, SuccessStatus, TrackOnOk, TrackOnOkFuture};
 #[cfg(feature = "producer")]
 pub use publisher::{
-    flush, flush_before, global, init, publish_event, AlreadyInitialized, Publisher, Tracked,
+    flush, flush_before, flush_guard, global, init, publish_event, AlreadyInitialized, FlushGuard,
+    Publisher, Tracked,
 };
 
 /// An event of the kx-events bus as EventBridge delivers it to a target (a subscriber Lambda,

@@ -2,14 +2,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::builder::TrackError;
 use crate::config::Config;
 use crate::contract::TrackedEvent;
 use crate::report;
-use crate::sender::{self, Handle};
+use crate::sender::{self, Handle, Head, DEADLINE_REASON};
 
 /// What `track!` and [`publish_event`] did with an event.
 ///
@@ -117,7 +116,8 @@ impl Publisher {
         self.enqueue(event)
     }
 
-    /// Queues an event that has been validated.
+    /// Queues an event that has been validated: its wire JSON is built here, once, and the
+    /// event takes its room in the memory budget (events and bytes) until it is settled.
     pub(crate) fn enqueue(&self, event: TrackedEvent) -> Tracked {
         let event_id = event.event_id;
         let Some(sender) = &self.inner.sender else {
@@ -125,19 +125,29 @@ impl Publisher {
             report::lost(&event, &e, None);
             return Tracked::NotTracked(e);
         };
-        match sender.events.try_send(Box::new(event)) {
+        let head = Head::new(event);
+        let cost = head.cost();
+        if let Err(full) = sender.budget.take(cost) {
+            let e = TrackError::QueueFull { event_id };
+            head.lost_full(&e, &full);
+            return Tracked::NotTracked(e);
+        }
+        match sender.send(head, cost) {
             Ok(()) => Tracked::Queued(event_id),
-            Err(mpsc::error::TrySendError::Full(event)) => {
-                let e = TrackError::QueueFull { event_id };
-                report::lost(&event, &e, None);
-                Tracked::NotTracked(e)
-            }
-            Err(mpsc::error::TrySendError::Closed(event)) => {
+            Err(head) => {
                 let e = TrackError::Stopped { event_id };
-                report::lost(&event, &e, None);
+                head.lost_stopped(&e);
                 Tracked::NotTracked(e)
             }
         }
+    }
+
+    /// Events held in memory now (queued, backing off or in flight), for monitoring.
+    pub fn queued(&self) -> usize {
+        self.inner
+            .sender
+            .as_ref()
+            .map_or(0, |sender| sender.budget.events())
     }
 
     /// Waits until every event published before this call has been sent or given up on (and
@@ -152,9 +162,28 @@ impl Publisher {
     /// up on and logged (at error level, with its JSON). Returns `true` when everything was sent
     /// (or given up on after its last retry) before the deadline.
     pub async fn flush_before(&self, deadline: std::time::Instant) -> bool {
+        self.flush_before_with(deadline, DEADLINE_REASON).await
+    }
+
+    pub(crate) async fn flush_before_with(
+        &self,
+        deadline: std::time::Instant,
+        reason: &str,
+    ) -> bool {
         match &self.inner.sender {
-            Some(sender) => sender.flush_before(deadline).await,
+            Some(sender) => sender.flush_before(deadline, reason).await,
             None => true,
+        }
+    }
+
+    /// A guard that flushes this publisher when dropped, bounded by the configured
+    /// [`flush_timeout`](Config::with_flush_timeout): what is not sent by then is logged at
+    /// error level with its JSON. Keep it alive until the end of `main`, like
+    /// tracing-appender's `WorkerGuard`.
+    #[must_use = "the guard flushes when it is dropped: bind it with `let _guard = …`"]
+    pub fn flush_guard(&self) -> FlushGuard {
+        FlushGuard {
+            publisher: self.clone(),
         }
     }
 
@@ -168,12 +197,57 @@ impl Publisher {
     }
 }
 
+/// Flushes its publisher when dropped, bounded by the publisher's flush budget
+/// ([`Config::with_flush_timeout`]); see [`flush_guard`]. Dropping it blocks the current thread
+/// (never the sender's) for at most that long.
+#[derive(Debug)]
+pub struct FlushGuard {
+    publisher: Publisher,
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        if let Some(sender) = &self.publisher.inner.sender {
+            let deadline = std::time::Instant::now() + self.publisher.inner.config.flush_timeout;
+            sender.flush_blocking(
+                deadline,
+                "not sent before the flush guard's deadline (flush_timeout): given up",
+            );
+        }
+    }
+}
+
+/// A guard that flushes the global publisher when dropped (bounded by its flush budget), for
+/// programs that are not Lambda functions: hold it for the whole of `main`.
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() {
+///     let _guard = kx_events::flush_guard();
+///     kx_events::track!(kx_events::ExplicitContext::new("client_123"), "job", "job_finished");
+///     // Sent (or logged with its JSON) when `_guard` is dropped at the end of `main`.
+/// }
+/// ```
+///
+/// Without a guard or a [`flush`], events still held when the process exits are flushed once
+/// more by an exit hook, bounded the same way, and what cannot be sent is logged with its id.
+#[must_use = "the guard flushes when it is dropped: bind it with `let _guard = …`"]
+pub fn flush_guard() -> FlushGuard {
+    global().flush_guard()
+}
+
 static GLOBAL: OnceLock<Publisher> = OnceLock::new();
+
+/// Installs `config` as the global publisher's, with its process-wide settings.
+fn install(config: Config) -> Publisher {
+    crate::context::set_authorizer_first(config.authorizer_first);
+    Publisher::new(config)
+}
 
 /// The publisher behind `track!`, [`publish_event`] and [`flush`]: the one installed by
 /// [`init`], or else one configured with [`Config::from_env`] on first use.
 pub fn global() -> &'static Publisher {
-    GLOBAL.get_or_init(|| Publisher::new(Config::from_env()))
+    GLOBAL.get_or_init(|| install(Config::from_env()))
 }
 
 /// The global publisher was already in use when [`init`] was called; the configuration given to
@@ -194,7 +268,7 @@ pub fn init(config: Config) -> Result<(), AlreadyInitialized> {
     let mut installed = false;
     GLOBAL.get_or_init(|| {
         installed = true;
-        Publisher::new(config)
+        install(config)
     });
     if installed {
         Ok(())

@@ -71,13 +71,29 @@ pub(crate) fn lost(event: &TrackedEvent, reason: &dyn Display, json: Option<&str
             &owned
         }
     };
-    let id: &Uuid = &event.event_id;
+    lost_parts(
+        &event.event_id,
+        &event.entity_type,
+        &event.event_type,
+        reason,
+        json,
+    );
+}
+
+/// [`lost`] from the parts the sender keeps of a queued event.
+pub(crate) fn lost_parts(
+    id: &Uuid,
+    entity_type: &str,
+    event_type: &str,
+    reason: &dyn Display,
+    json: &str,
+) {
     const MSG: &str = "event not delivered";
     tracing::error!(
         target: TARGET,
         event_id = %id,
-        entity_type = %event.entity_type,
-        event_type = %event.event_type,
+        entity_type = %entity_type,
+        event_type = %event_type,
         reason = %reason,
         event = json,
         "{MSG}"
@@ -87,12 +103,19 @@ pub(crate) fn lost(event: &TrackedEvent, reason: &dyn Display, json: Option<&str
         MSG,
         &[
             ("event_id", id),
-            ("entity_type", &event.entity_type),
-            ("event_type", &event.event_type),
+            ("entity_type", &entity_type),
+            ("event_type", &event_type),
             ("reason", reason),
             ("event", &json),
         ],
     );
+}
+
+/// The circuit breaker opened: events are given up on without a request until it closes.
+pub(crate) fn circuit_opened(failures: u32, cooldown: std::time::Duration, error: &dyn Display) {
+    const MSG: &str = "circuit breaker open: events are logged, not sent, until the cooldown ends";
+    tracing::error!(target: TARGET, failures, cooldown_ms = cooldown.as_millis() as u64, error = %error, "{MSG}");
+    fallback("ERROR", MSG, &[("failures", &failures), ("error", error)]);
 }
 
 /// A request failed and its events will be tried again (no event is lost yet).

@@ -1,10 +1,11 @@
 //! Delivery against a real SQS/EventBridge emulator (moto) through the real AWS SDK: the wire
-//! format, batching, retries, give-up logging, the real-time bus path, and every way an event
-//! can fail to be queued.
+//! format, batching, permanent errors given up on at once, the real-time bus path, the memory
+//! bounds, and every way an event can fail to be queued. Retries through injected faults are in
+//! the workspace's `tests/tests/producer_faults.rs`.
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use kx_events::{Config, Publisher, TrackError, Tracked, TrackedEvent, ON_BUS_ATTRIBUTE};
@@ -38,12 +39,6 @@ fn seed_event() -> TrackedEvent {
     .unwrap();
     v["eventId"] = json!(Uuid::new_v4());
     TrackedEvent::from_value(v).unwrap()
-}
-
-fn fast_retries(config: Config, attempts: u32) -> Config {
-    config
-        .with_max_attempts(attempts)
-        .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -165,111 +160,125 @@ async fn an_invalid_event_is_reported_not_queued() {
     assert_eq!(lines[0]["fields"]["event"], json.as_str());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_queue_is_reported_with_the_event_json() {
-    common::capture_logs();
-    // An endpoint that accepts connections and never answers holds the sender's first request,
-    // so the in-memory queue (capacity 1) fills up.
-    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = blackhole.local_addr().unwrap();
+/// An endpoint that accepts connections and never answers: no send can finish.
+async fn blackhole() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let mut held = Vec::new();
-        while let Ok((conn, _)) = blackhole.accept().await {
+        while let Ok((conn, _)) = listener.accept().await {
             held.push(conn);
         }
     });
-    let sdk = common::sdk().await;
-    let publisher = Publisher::new(
-        Config::default()
+    addr
+}
+
+async fn held_publisher(config: Config) -> Publisher {
+    common::endpoint();
+    let addr = blackhole().await;
+    Publisher::new(
+        config
             .with_queue_url(format!("http://{addr}/000000000000/held"))
-            .with_sdk_config(
-                sdk.into_builder()
-                    .endpoint_url(format!("http://{addr}"))
-                    .build(),
-            )
-            .with_queue_capacity(1),
-    );
-    let mut full = None;
-    for _ in 0..1_000 {
-        let event = TrackedEvent::new("client_123", "order", "order_created");
-        if let Tracked::NotTracked(e) = publisher.publish(event.clone()) {
-            full = Some((e, event));
-            break;
+            .with_endpoint_url(format!("http://{addr}")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_capacity_bounds_every_event_held_during_an_outage() {
+    common::capture_logs();
+    // Sending as events come (not holding for a flush), against an endpoint that never
+    // answers: the events in flight and waiting count too, so exactly `capacity` are accepted.
+    let publisher = held_publisher(Config::default().with_queue_capacity(25)).await;
+    let mut queued = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..200 {
+        let mut event = TrackedEvent::new("client_123", "order", "order_created");
+        event.points_awarded = Some(i);
+        match publisher.publish(event.clone()) {
+            Tracked::Queued(id) => queued.push(id),
+            Tracked::NotTracked(e) => refused.push((e, event)),
         }
-        tokio::task::yield_now().await;
+        if i % 10 == 0 {
+            // Give the sender the chance to take events off the line and start sending.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
-    let (error, event) = full.expect("the queue never filled");
     assert_eq!(
-        error,
-        TrackError::QueueFull {
-            event_id: event.event_id
-        }
+        queued.len(),
+        25,
+        "the capacity holds, whatever the sender does"
     );
+    assert_eq!(publisher.queued(), 25);
+    assert_eq!(refused.len(), 175);
+    for (error, event) in &refused {
+        assert_eq!(
+            *error,
+            TrackError::QueueFull {
+                event_id: event.event_id
+            }
+        );
+    }
+    let (_, event) = &refused[0];
     let lines = common::logs_for(&event.event_id);
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert_eq!(lines[0]["level"], "ERROR");
     assert_eq!(lines[0]["fields"]["event"], event.to_json().as_str());
+    assert!(lines[0]["fields"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("queue_capacity"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_send_is_retried_then_delivered() {
+async fn the_byte_budget_bounds_large_events() {
     common::capture_logs();
-    let sdk = common::sdk().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    // The queue does not exist yet: every SendMessageBatch fails until the test creates it.
-    let probe = common::create_queue(&sqs, "probe").await;
-    let name = common::unique("late");
-    let url = probe.rsplit_once('/').unwrap().0.to_string() + "/" + &name;
-    let publisher = Publisher::new(fast_retries(Config::from_env().with_queue_url(&url), 1_000));
-
-    let events: Vec<TrackedEvent> = (0..12)
-        .map(|_| TrackedEvent::new("client_123", "order", "order_created"))
-        .collect();
-    for e in &events {
-        assert!(publisher.publish(e.clone()).is_queued());
-    }
-    let failure = common::wait_for_log(|l| {
-        l["fields"]["message"] == "send failed; retrying with backoff"
-            && l["fields"]["error"]
-                .as_str()
-                .is_some_and(|e| e.contains(&name) || e.contains("NonExistentQueue"))
-    })
+    let publisher = held_publisher(
+        Config::default()
+            .with_queue_capacity(10_000)
+            .with_queue_max_bytes(256 * 1024),
+    )
     .await;
-    assert_eq!(failure["level"], "WARN");
-
-    let created = sqs.create_queue().queue_name(&name).send().await.unwrap();
-    assert_eq!(created.queue_url(), Some(url.as_str()));
-    publisher.flush().await;
-
-    let messages = common::receive(&sqs, &url, events.len()).await;
-    let got: HashSet<Uuid> = messages
-        .iter()
-        .map(|m| {
-            TrackedEvent::from_json(m.body().unwrap().as_bytes())
-                .unwrap()
-                .event_id
-        })
-        .collect();
-    let want: HashSet<Uuid> = events.iter().map(|e| e.event_id).collect();
-    assert_eq!(got, want);
-    for e in &events {
-        assert!(
-            common::logs_for(&e.event_id)
-                .iter()
-                .all(|l| l["level"] != "ERROR"),
-            "delivered events are not reported lost"
-        );
+    // 30 KB of metadata each: 8 fit in 256 KiB with their JSON, the 9th does not.
+    let big = "x".repeat(30_000);
+    let mut outcomes = Vec::new();
+    for _ in 0..20 {
+        let mut event = TrackedEvent::new("client_123", "order", "order_created");
+        event.metadata = Some(json!({ "blob": big }).as_object().unwrap().clone());
+        outcomes.push((publisher.publish(event.clone()), event));
     }
+    let queued = outcomes.iter().filter(|(t, _)| t.is_queued()).count();
+    assert_eq!(queued, 8, "bounded by bytes, not by the event count");
+    let (refused, event) = outcomes.iter().find(|(t, _)| !t.is_queued()).unwrap();
+    assert_eq!(
+        *refused,
+        Tracked::NotTracked(TrackError::QueueFull {
+            event_id: event.event_id
+        })
+    );
+    let lines = common::logs_for(&event.event_id);
+    assert!(lines[0]["fields"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("queue_max_bytes"));
+    // A small event still fits in what is left.
+    let small = TrackedEvent::new("client_123", "order", "order_created");
+    assert!(publisher.publish(small).is_queued());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_give_up_path_logs_every_id_with_its_json() {
+async fn a_missing_queue_is_a_permanent_error_given_up_at_once() {
     common::capture_logs();
     let sdk = common::sdk().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let probe = common::create_queue(&sqs, "probe").await;
     let url = probe.rsplit_once('/').unwrap().0.to_string() + "/" + &common::unique("never");
-    let publisher = Publisher::new(fast_retries(Config::from_env().with_queue_url(&url), 3));
+    // Many attempts allowed, long backoff: a permanent error must use neither.
+    let publisher = Publisher::new(
+        Config::from_env()
+            .with_queue_url(&url)
+            .with_max_attempts(6)
+            .with_backoff(Duration::from_secs(5), Duration::from_secs(30)),
+    );
 
     let events: Vec<TrackedEvent> = (0..23)
         .map(|i| {
@@ -281,8 +290,13 @@ async fn the_give_up_path_logs_every_id_with_its_json() {
     for e in &events {
         assert!(publisher.publish(e.clone()).is_queued());
     }
-    // Returns once every event has been given up on.
+    let started = std::time::Instant::now();
+    // Returns once every event has been given up on: no backoff was waited out.
     publisher.flush().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a permanent error is not retried"
+    );
 
     for e in &events {
         let lost: Vec<Value> = common::logs_for(&e.event_id)
@@ -297,8 +311,16 @@ async fn the_give_up_path_logs_every_id_with_its_json() {
         );
         assert_eq!(lost[0]["fields"]["event"], e.to_json().as_str());
         let reason = lost[0]["fields"]["reason"].as_str().unwrap();
-        assert!(reason.starts_with("gave up after 3 attempts"), "{reason}");
+        assert!(
+            reason.starts_with("permanent error, not retried"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("NonExistentQueue") || reason.contains("QueueDoesNotExist"),
+            "{reason}"
+        );
     }
+    assert_eq!(publisher.queued(), 0);
 }
 
 async fn bus_with_sqs_target(
@@ -352,7 +374,9 @@ async fn with_a_bus_each_event_is_on_the_bus_once_and_its_message_is_marked() {
         Config::from_env()
             .with_queue_url(&url)
             .with_event_bus_name(Some(bus.clone()))
-            .with_event_source("kx-event-tracking"),
+            .with_event_source("kx-event-tracking")
+            // moto routes each put to the target queue before it answers: slower than AWS.
+            .with_bus_put_timeout(Duration::from_secs(10)),
     );
 
     // 13 events: two PutEvents calls (10 + 3).
@@ -431,25 +455,7 @@ async fn when_the_direct_put_fails_the_message_goes_unmarked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounded_flush_gives_up_at_its_deadline_and_logs_every_event() {
     common::capture_logs();
-    // An endpoint that accepts connections and never answers: no send can finish.
-    let blackhole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = blackhole.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((conn, _)) = blackhole.accept().await {
-            held.push(conn);
-        }
-    });
-    let sdk = common::sdk().await;
-    let publisher = Publisher::new(
-        Config::default()
-            .with_queue_url(format!("http://{addr}/000000000000/held"))
-            .with_sdk_config(
-                sdk.into_builder()
-                    .endpoint_url(format!("http://{addr}"))
-                    .build(),
-            ),
-    );
+    let publisher = held_publisher(Config::default()).await;
     publisher.hold_until_flush();
     let events: Vec<TrackedEvent> = (0..25)
         .map(|_| TrackedEvent::new("client_123", "order", "order_created"))

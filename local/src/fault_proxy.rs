@@ -6,7 +6,8 @@
 //! - fail **whole requests** whose `X-Amz-Target` matches (e.g. `AWSEvents.PutEvents`,
 //!   `AmazonSQS.SendMessageBatch`) with an AWS-shaped JSON error (`500` `InternalFailure`,
 //!   `503` `ServiceUnavailable`, `400` `ThrottlingException`, …), a number of times or until
-//!   removed ([`FaultProxy::fail_requests`]);
+//!   removed ([`FaultProxy::fail_requests`]), or with the error code given, e.g. `AccessDenied`
+//!   or `RequestThrottled` per call of one action ([`FaultProxy::fail_requests_with_code`]);
 //! - fail **some entries** of a `PutEvents` or `SendMessageBatch` request
 //!   ([`FaultProxy::fail_entries`]): the proxy forwards only the other entries to moto and merges
 //!   moto's answer with the injected failures, at the right positions for `PutEvents`
@@ -90,6 +91,7 @@ impl ProxyStats {
 enum FaultKind {
     Request {
         status: StatusCode,
+        code: Option<String>,
     },
     Delay {
         delay: std::time::Duration,
@@ -211,7 +213,29 @@ impl FaultProxy {
     /// 400/429), `times` times or, with `None`, until removed.
     pub fn fail_requests(&self, target: &str, status: u16, times: Option<u64>) -> FaultId {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        self.install(target, FaultKind::Request { status }, times)
+        self.install(target, FaultKind::Request { status, code: None }, times)
+    }
+
+    /// Like [`FaultProxy::fail_requests`], with the AWS error code given: `AccessDenied` (403
+    /// or 400), `QueueDoesNotExist`, `RequestThrottled` or `ThrottlingException` (400), … The
+    /// answer carries it as AWS does for the JSON protocol: `__type`, `x-amzn-errortype` and,
+    /// for SQS, `x-amzn-query-error` (`{code};Sender` for a 4xx, `;Receiver` for a 5xx).
+    pub fn fail_requests_with_code(
+        &self,
+        target: &str,
+        status: u16,
+        code: &str,
+        times: Option<u64>,
+    ) -> FaultId {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        self.install(
+            target,
+            FaultKind::Request {
+                status,
+                code: Some(code.to_owned()),
+            },
+            times,
+        )
     }
 
     /// Holds requests whose `X-Amz-Target` is `target` for `delay` before handling them (other
@@ -305,8 +329,8 @@ fn error_type(target: &str, status: StatusCode) -> &'static str {
     }
 }
 
-fn injected_error(target: &str, status: StatusCode) -> Response<Body> {
-    let error_type = error_type(target, status);
+fn injected_error(target: &str, status: StatusCode, code: Option<&str>) -> Response<Body> {
+    let error_type = code.unwrap_or_else(|| error_type(target, status));
     let mut response = json_response(
         status,
         &json!({
@@ -324,7 +348,9 @@ fn injected_error(target: &str, status: StatusCode) -> Response<Body> {
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(content_type),
     );
-    headers.insert("x-amzn-errortype", HeaderValue::from_static(error_type));
+    if let Ok(value) = HeaderValue::from_str(error_type) {
+        headers.insert("x-amzn-errortype", value);
+    }
     if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
         headers.insert("x-amzn-requestid", id);
     }
@@ -344,7 +370,7 @@ fn injected_error(target: &str, status: StatusCode) -> Response<Body> {
 /// What the proxy decided to do with a request.
 enum Plan {
     Forward,
-    Fail(StatusCode),
+    Fail(StatusCode, Option<String>),
     /// Fail these entry positions (sorted).
     FailEntries(Vec<(usize, Option<String>)>),
 }
@@ -380,11 +406,12 @@ fn plan(state: &mut ProxyState, target: &str, body: Option<&Value>) -> Plan {
         if let Some(left) = fault.remaining.as_mut() {
             *left -= 1;
         }
-        let FaultKind::Request { status } = fault.kind else {
+        let FaultKind::Request { status, code } = &fault.kind else {
             unreachable!()
         };
+        let plan = Plan::Fail(*status, code.clone());
         state.faults.retain(|f| f.remaining != Some(0));
-        return Plan::Fail(status);
+        return plan;
     }
     let Some(entries) = body.and_then(|b| b["Entries"].as_array()) else {
         return Plan::Forward;
@@ -495,10 +522,10 @@ async fn proxy(
         .map_or(0, Vec::len) as u64;
 
     match decision {
-        Plan::Fail(status) => {
+        Plan::Fail(status, code) => {
             record(&|s| s.failed_requests += 1);
-            tracing::debug!(%target, %status, "fault proxy: failing request");
-            injected_error(&target, status)
+            tracing::debug!(%target, %status, ?code, "fault proxy: failing request");
+            injected_error(&target, status, code.as_deref())
         }
         Plan::Forward => {
             record(&|s| {

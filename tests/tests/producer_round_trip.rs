@@ -23,7 +23,9 @@ async fn events_put_on_the_bus_by_the_producer_are_on_the_bus_once() {
     let realtime = Publisher::new(
         Config::from_env()
             .with_queue_url(&p.queues.queue_url)
-            .with_event_bus_name(Some(p.bus_name.clone())),
+            .with_event_bus_name(Some(p.bus_name.clone()))
+            // moto routes each put before it answers: give it longer than AWS needs.
+            .with_bus_put_timeout(Duration::from_secs(10)),
     );
     let mut events = Vec::new();
     let parent = TrackedEvent::new("client_123", "order", "order_created");
