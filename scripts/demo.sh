@@ -123,9 +123,9 @@ step "Building the consumer (bootstrap), the local runner and the demo producer 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 bin="$CARGO_TARGET_DIR/debug"
 cargo build --quiet -p kx-events-consumer --bin bootstrap -p kx-events-local --bin kx-events-local \
-  -p kx-events-demo --bin kx-events-demo
-for b in bootstrap kx-events-local kx-events-demo; do [ -x "$bin/$b" ] || die "missing $bin/$b after the build"; done
-note "$bin/{bootstrap,kx-events-local,kx-events-demo}"
+  -p kx-events-demo --bin kx-events-demo -p kx-events-cli --bin kx
+for b in bootstrap kx-events-local kx-events-demo kx; do [ -x "$bin/$b" ] || die "missing $bin/$b after the build"; done
+note "$bin/{bootstrap,kx-events-local,kx-events-demo,kx}"
 
 step "Creating the demo database $db_name"
 psql_admin -c "DROP DATABASE IF EXISTS $db_name WITH (FORCE)" -c "CREATE DATABASE $db_name" >/dev/null
@@ -237,6 +237,19 @@ set +e
   --timeout-s "${KX_DEMO_TIMEOUT_S:-120}" | tee "$state/report.txt"
 status=${PIPESTATUS[0]}
 set -e
+
+if [ "$status" = 0 ]; then
+  step "Reading it back with the kx CLI (the query library the query API serves)"
+  export KX_DATABASE_URL="postgres://$KX_PG_USER:$KX_PG_PASSWORD@$KX_PG_HOST:$KX_PG_PORT/$db_name"
+  root_id=$(psql -tA "$KX_DATABASE_URL" -c "SELECT p.event_id FROM events p WHERE p.previous_event_id IS NULL
+    AND EXISTS (SELECT 1 FROM events c WHERE c.previous_event_id = p.event_id) ORDER BY p.occurred_at LIMIT 1")
+  {
+    echo "\$ kx events --limit 5"; "$bin/kx" events --limit 5
+    if [ -n "$root_id" ]; then echo "\$ kx chain $root_id"; "$bin/kx" chain "$root_id"; fi
+    echo "\$ kx analytics"; "$bin/kx" analytics
+  } 2>&1 | sed 's/^/    /' || { echo "    kx failed"; status=1; }
+  unset KX_DATABASE_URL
+fi
 
 step "Stopping what the demo started"
 stop_runner
