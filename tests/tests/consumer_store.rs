@@ -23,7 +23,7 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
     let db = TestDb::create().await;
     let store = Store::connect(db.settings.clone()).unwrap();
     let report = store.migrate().await.unwrap();
-    assert_eq!(report.applied, vec!["0001", "0002", "0003", "0004"]);
+    assert_eq!(report.applied, vec!["0001", "0002", "0003", "0004", "0005"]);
     assert!(!report.adopted);
 
     let columns = db
@@ -174,7 +174,10 @@ async fn two_cold_starts_at_once_both_succeed_and_migrate_once() {
         .await
         .unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, vec!["0001", "0002", "0003", "0004"]);
+    assert_eq!(
+        again.already_applied,
+        vec!["0001", "0002", "0003", "0004", "0005"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -52,8 +52,8 @@ pub(crate) mod tls;
 
 pub use aws::sdk_config;
 pub use bus::{
-    unpublishable, Bus, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES, TRANSIENT_ENTRY_ERRORS,
-    UNPUBLISHABLE,
+    unpublishable, Bus, EntryExtras, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES,
+    TRANSIENT_ENTRY_ERRORS, UNPUBLISHABLE,
 };
 pub use config::{Config, ConfigError, MigrateMode, SslMode};
 pub use dlq::{
@@ -66,5 +66,8 @@ pub use handler::{
 pub use init_error::report_init_error;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
 pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
-pub use store::{with_deadline, InsertOutcome, NewEvent, Store, StoreError, StoreStatus};
+pub use store::{
+    row_event, with_deadline, InsertOutcome, NewEvent, Store, StoreError, StoreStatus,
+    EVENT_COLUMNS,
+};
 pub use tls::RDS_CA_BUNDLE;
