@@ -125,7 +125,7 @@ impl Publisher {
             report::lost(&event, &e, None);
             return Tracked::NotTracked(e);
         };
-        match sender.events.try_send(Box::new(event)) {
+        match sender.events.try_send(Box::new(sender::Queued::new(event))) {
             Ok(()) => Tracked::Queued(event_id),
             Err(mpsc::error::TrySendError::Full(event)) => {
                 let e = TrackError::QueueFull { event_id };

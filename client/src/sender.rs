@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::Client as EventBridge;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client as Sqs;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -25,11 +28,46 @@ use crate::report;
 /// The request size limit of `SendMessageBatch` and of `PutEvents` (256 KiB).
 const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
+/// The environment variable in which the Lambda runtime puts the invocation's X-Ray trace header
+/// (`Context::xray_trace_id`).
+pub(crate) const TRACE_HEADER_ENV: &str = "_X_AMZN_TRACE_ID";
+
+/// An event on the publisher's queue, with the X-Ray trace header of the invocation that queued
+/// it: the SQS message carries it as the `AWSTraceHeader` system attribute, so the trace goes on
+/// through the queue, the consumer and the bus.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    pub(crate) event: TrackedEvent,
+    pub(crate) trace_header: Option<String>,
+}
+
+impl Queued {
+    /// `event` with the trace header of the current invocation (`_X_AMZN_TRACE_ID`), read now:
+    /// the sender runs after the response, when the variable may name the next invocation.
+    pub(crate) fn new(event: TrackedEvent) -> Self {
+        let trace_header = std::env::var(TRACE_HEADER_ENV)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        Self {
+            event,
+            trace_header,
+        }
+    }
+}
+
+impl std::ops::Deref for Queued {
+    type Target = TrackedEvent;
+    fn deref(&self) -> &TrackedEvent {
+        &self.event
+    }
+}
+
 /// The publisher's side of the sender: a bounded queue of events, an unbounded control line
 /// (flush requests), and the switch to hold events until a flush (under Lambda).
 #[derive(Debug)]
 pub(crate) struct Handle {
-    pub(crate) events: mpsc::Sender<Box<TrackedEvent>>,
+    pub(crate) events: mpsc::Sender<Box<Queued>>,
     control: mpsc::UnboundedSender<Control>,
     hold_until_flush: Arc<AtomicBool>,
 }
@@ -126,7 +164,7 @@ pub(crate) fn spawn(config: Config, queue_url: String) -> Option<Handle> {
     }
 }
 
-fn drain_unsent(mut rx: mpsc::Receiver<Box<TrackedEvent>>, why: &dyn fmt::Display) {
+fn drain_unsent(mut rx: mpsc::Receiver<Box<Queued>>, why: &dyn fmt::Display) {
     rx.close();
     while let Ok(e) = rx.try_recv() {
         report::lost(&e, why, None);
@@ -189,6 +227,8 @@ struct Item {
     bus_tried: bool,
     /// The event is on the bus: the SQS message carries [`ON_BUS_ATTRIBUTE`].
     on_bus: bool,
+    /// The `AWSTraceHeader` system attribute of the message.
+    trace_header: Option<Arc<str>>,
     /// When it may be sent again.
     ready_at: Instant,
 }
@@ -201,7 +241,11 @@ impl Item {
         } else {
             0
         };
-        self.body.len() + attr
+        let trace = self
+            .trace_header
+            .as_ref()
+            .map_or(0, |t| "AWSTraceHeader".len() + "String".len() + t.len());
+        self.body.len() + attr + trace
     }
 }
 
@@ -250,22 +294,27 @@ impl Sender {
         }
     }
 
-    fn accept(&mut self, event: Box<TrackedEvent>) {
+    fn accept(&mut self, queued: Box<Queued>) {
+        let Queued {
+            event,
+            trace_header,
+        } = *queued;
         let body: Arc<str> = event.to_json().into();
         self.ready.push_back(Item {
             seq: self.next_seq,
-            event: Arc::from(event),
+            event: Arc::new(event),
             body,
             failures: 0,
             bus_tried: false,
             on_bus: false,
+            trace_header: trace_header.map(Arc::from),
             ready_at: Instant::now(),
         });
         self.next_seq += 1;
     }
 
     /// Takes every event already queued (all that were queued before a flush request).
-    fn drain(&mut self, rx: &mut mpsc::Receiver<Box<TrackedEvent>>, closed: &mut bool) {
+    fn drain(&mut self, rx: &mut mpsc::Receiver<Box<Queued>>, closed: &mut bool) {
         loop {
             match rx.try_recv() {
                 Ok(event) => self.accept(event),
@@ -299,7 +348,7 @@ impl Sender {
 
     async fn run(
         mut self,
-        mut rx: mpsc::Receiver<Box<TrackedEvent>>,
+        mut rx: mpsc::Receiver<Box<Queued>>,
         mut control_rx: mpsc::UnboundedReceiver<Control>,
     ) {
         let round_max = self.config.batch_size * self.config.max_in_flight;
@@ -532,6 +581,16 @@ async fn send_batch(sqs: &Sqs, queue_url: &str, batch: &[Item]) -> Vec<Outcome> 
                         .expect("data type is set"),
                 );
             }
+            if let Some(t) = &item.trace_header {
+                entry = entry.message_system_attributes(
+                    MessageSystemAttributeNameForSends::AwsTraceHeader,
+                    MessageSystemAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(&**t)
+                        .build()
+                        .expect("data type is set"),
+                );
+            }
             entry.build().expect("id and body are set")
         })
         .collect();
@@ -615,7 +674,10 @@ async fn put_on_bus(bus: &EventBridge, bus_name: &str, source: &str, round: &mut
                 chunks.push(vec![i]);
             }
         }
-        entries.push(Some(entry.to_sdk(bus_name)));
+        let mut sdk_entry = entry.to_sdk(bus_name);
+        // The real-time entry continues the invocation's trace too.
+        sdk_entry.trace_header = item.trace_header.as_deref().map(str::to_owned);
+        entries.push(Some(sdk_entry));
     }
     let mut tasks = JoinSet::new();
     for chunk in chunks {
@@ -677,6 +739,7 @@ mod tests {
             failures: 0,
             bus_tried: false,
             on_bus: seq.is_multiple_of(2),
+            trace_header: None,
             ready_at: Instant::now(),
         }
     }

@@ -43,6 +43,7 @@ pub mod deploy;
 mod dlq;
 mod handler;
 mod init_error;
+pub mod metrics;
 pub mod migrate;
 mod pool;
 pub mod roles;
@@ -61,7 +62,8 @@ pub use dlq::{
     REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
 };
 pub use handler::{
-    Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
+    trace_id, Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
+    TRACE_HEADER_ATTRIBUTE,
 };
 pub use init_error::report_init_error;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
