@@ -956,9 +956,20 @@ variable "consumer_reserved_concurrent_executions" {
 }
 
 variable "consumer_tracing_enabled" {
-  description = "X-Ray active tracing of the consumer."
+  description = "X-Ray active tracing of the consumer; null follows xray_tracing_enabled."
   type        = bool
-  default     = true
+  default     = null
+}
+
+variable "consumer_metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's Embedded Metric Format metrics (one record per invocation in its log, no API call); \"off\" writes none."
+  type        = string
+  default     = "kx-events"
+
+  validation {
+    condition     = length(var.consumer_metrics_namespace) >= 1 && length(var.consumer_metrics_namespace) <= 255 && can(regex("^[0-9A-Za-z.\\-_/#:]+$", var.consumer_metrics_namespace)) && !startswith(var.consumer_metrics_namespace, "AWS/")
+    error_message = "consumer_metrics_namespace must be 1..255 characters of letters, digits and . - _ / # :, not starting with AWS/."
+  }
 }
 
 variable "consumer_kms_key_arn" {
@@ -1126,6 +1137,17 @@ variable "consumer_duration_threshold_percent" {
   }
 }
 
+variable "consumer_outbox_backlog_threshold" {
+  description = "The outbox backlog alarm fires when more than this many stored events wait for the bus longer than the sweep age (60 s), for 15 minutes."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.consumer_outbox_backlog_threshold >= 0
+    error_message = "consumer_outbox_backlog_threshold must not be negative."
+  }
+}
+
 variable "alarm_sns_topic_arn" {
   description = "SNS topic for the alarms' actions; null creates them without actions. CloudWatch cannot publish to a topic encrypted with the AWS managed key alias/aws/sns: use SSE with a customer key whose policy allows cloudwatch.amazonaws.com (examples/complete)."
   type        = string
@@ -1134,5 +1156,32 @@ variable "alarm_sns_topic_arn" {
   validation {
     condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", var.alarm_sns_topic_arn))
     error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
+  }
+}
+
+################################################################################
+# Tracing and dashboard
+################################################################################
+
+variable "xray_tracing_enabled" {
+  description = "X-Ray active tracing of the functions (the consumer; the query function): with the producer's AWSTraceHeader on each message and the TraceHeader of each PutEvents entry, one trace runs producer -> queue -> consumer -> bus -> subscriber."
+  type        = bool
+  default     = true
+}
+
+variable "create_dashboard" {
+  description = "A CloudWatch dashboard: the consumer's metrics (received, stored, duplicates, dead-lettered, published, publish failures, outbox backlog, latencies), queue depth and age, DLQ depth, the function's errors, throttles and duration, and the database's CPU, connections and free storage."
+  type        = bool
+  default     = true
+}
+
+variable "dashboard_name" {
+  description = "Name of the dashboard; null uses \"{name_prefix}-events\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dashboard_name == null || can(regex("^[0-9A-Za-z_-]{1,255}$", coalesce(var.dashboard_name, "-")))
+    error_message = "dashboard_name must be 1..255 characters of letters, digits, - and _."
   }
 }
