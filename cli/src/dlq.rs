@@ -73,6 +73,10 @@ enum DlqCommand {
         /// Show what would move; move nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Move every message by receive / send / delete instead of StartMessageMoveTask (where
+        /// the move task is not available, e.g. an emulator).
+        #[arg(long)]
+        copy: bool,
         /// Look at most at this many messages (filtered moves).
         #[arg(long, default_value_t = 10_000)]
         max: usize,
@@ -438,11 +442,12 @@ pub fn run(a: &DlqArgs) -> Result<Printed, Failure> {
             reason,
             message_id,
             dry_run,
+            copy,
             max,
         } => {
             let queue = required(&a.queues.queue_url, "--queue-url", "KX_EVENTS_QUEUE_URL")?;
             let sqs = Sqs::new()?;
-            if reason.is_none() && message_id.is_empty() {
+            if reason.is_none() && message_id.is_empty() && !copy {
                 return redrive_all(&sqs, &dlq, &queue, *dry_run);
             }
             let all = sqs.receive_all(&dlq, *max)?;
@@ -567,7 +572,12 @@ fn redrive_all(sqs: &Sqs, dlq: &str, queue: &str, dry_run: bool) -> Result<Print
                 .destination_arn(&destination)
                 .send(),
         )
-        .map_err(|e| aws("StartMessageMoveTask", e))?;
+        .map_err(|e| match aws("StartMessageMoveTask", e) {
+            Failure::Other(m) => Failure::Other(format!(
+                "{m} (where the move task is not available, move with --copy)"
+            )),
+            f => f,
+        })?;
     let handle = task.task_handle().unwrap_or("").to_owned();
     for _ in 0..60 {
         let tasks = sqs

@@ -563,6 +563,22 @@ fn dlq_lists_redrives_a_subset_without_losing_any_and_purges_poison() {
     let _ = too_long;
     let _ = uuid_2;
 
+    // Everything: StartMessageMoveTask (moto has none: the failure says what to do), or --copy.
+    let extra = aws.send(&dlq, "{}", &[]);
+    let task = dlq_cmd(&e, &["redrive"]);
+    assert_eq!(task.status.code(), Some(1), "{}", out(&task));
+    assert!(
+        err(&task).contains("StartMessageMoveTask failed"),
+        "{}",
+        err(&task)
+    );
+    assert!(err(&task).contains("--copy"), "{}", err(&task));
+    let all = dlq_cmd(&e, &["redrive", "--copy"]);
+    assert!(out(&all).contains("moved 1 message(s)"), "{}", out(&all));
+    assert_eq!(aws.depth(&dlq), 0);
+    assert_eq!(aws.drain(&queue)[0].0, "{}");
+    let _ = extra;
+
     // Missing queue URL: the flag is named.
     let none = kx("postgres://unused@127.0.0.1/unused", &e, &["dlq", "list"]);
     assert_eq!(none.status.code(), Some(2));
