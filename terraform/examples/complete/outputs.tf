@@ -192,3 +192,13 @@ output "alarm_topic_kms_key_arn" {
   description = "Customer managed key of the alarm topic (CloudWatch may use it)."
   value       = aws_kms_key.alarms.arn
 }
+
+output "dashboard_name" {
+  description = "The kx-events CloudWatch dashboard."
+  value       = module.kx_events.dashboard_name
+}
+
+output "consumer_metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's metrics."
+  value       = module.kx_events.consumer_metrics_namespace
+}
