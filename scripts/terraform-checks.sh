@@ -474,9 +474,21 @@ def applied():
 
     # Alarms.
     alarms = [a["AlarmName"] for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
-    # Queue (2) + consumer errors/throttles/duration (3) + the subscription's (2); complete adds RDS CPU/storage/connections (3).
-    expected = 10 if example == "complete" else 7
+    # Queue (2) + consumer errors/throttles/duration/outbox backlog/publish failed (5) + the
+    # subscription's (2); complete adds RDS CPU/storage/connections (3).
+    expected = 12 if example == "complete" else 9
     check(len(alarms) == expected, f"{expected} alarms (queue, consumer, subscription{', database' if example == 'complete' else ''}): {alarms}")
+    emf = {a["AlarmName"]: a for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+           if a.get("MetricName") in ("OutboxBacklog", "PublishFailed")}
+    check(len(emf) == 2 and all(a.get("Namespace") == o["consumer_metrics_namespace"] for a in emf.values()),
+          f"alarms on the consumer's EMF metrics (OutboxBacklog, PublishFailed) in namespace {o['consumer_metrics_namespace']}")
+
+    # Dashboard.
+    dashboard = o.get("dashboard_name")
+    body = json.loads(client("cloudwatch").get_dashboard(DashboardName=dashboard)["DashboardBody"]) if dashboard else {}
+    metrics = {m[1] for w in body.get("widgets", []) for m in w["properties"]["metrics"]}
+    check({"EventsReceived", "OutboxBacklog", "EndToEndLatency", "ApproximateNumberOfMessagesVisible", "Errors"} <= metrics,
+          f"dashboard {dashboard} with the consumer's metrics, the queues and the function")
 
     # Producers.
     penv = o["producer_environment"]
@@ -537,6 +549,7 @@ def destroyed():
     left += [f"mapping {m['UUID']}" for m in lam.list_event_source_mappings().get("EventSourceMappings", []) if f":function:{prefix}" in m.get("FunctionArn", "")]
     left += [f"parameter {p['Name']}" for p in ssm.get_parameters_by_path(Path=f"/eventbridge/services/{service}", Recursive=True).get("Parameters", [])]
     left += [f"alarm {a['AlarmName']}" for a in client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]]
+    left += [f"dashboard {d['DashboardName']}" for d in client("cloudwatch").list_dashboards(DashboardNamePrefix=prefix).get("DashboardEntries", [])]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{prefix}").get("logGroups", [])]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/rds/instance/{prefix}").get("logGroups", [])]
     left += [f"log group {g['logGroupName']}" for g in client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/apigateway/{prefix}").get("logGroups", [])]

@@ -192,7 +192,8 @@ module "consumer" {
   memory_size                    = var.consumer_memory_size
   timeout                        = var.consumer_timeout
   reserved_concurrent_executions = var.consumer_reserved_concurrent_executions
-  tracing_enabled                = var.consumer_tracing_enabled
+  tracing_enabled                = coalesce(var.consumer_tracing_enabled, var.xray_tracing_enabled)
+  metrics_namespace              = var.consumer_metrics_namespace
   kms_key_arn                    = var.consumer_kms_key_arn
   log_retention_in_days          = var.consumer_log_retention_in_days
   log_kms_key_id                 = var.consumer_log_kms_key_id
@@ -243,6 +244,7 @@ module "consumer" {
   errors_threshold           = var.consumer_errors_threshold
   throttles_threshold        = var.consumer_throttles_threshold
   duration_threshold_percent = var.consumer_duration_threshold_percent
+  outbox_backlog_threshold   = var.consumer_outbox_backlog_threshold
 
   tags = var.tags
 }
@@ -343,7 +345,7 @@ module "query" {
   memory_size                    = var.query_memory_size
   timeout                        = var.query_timeout
   reserved_concurrent_executions = var.query_reserved_concurrent_executions
-  tracing_enabled                = var.query_tracing_enabled
+  tracing_enabled                = coalesce(var.query_tracing_enabled, var.xray_tracing_enabled)
   kms_key_arn                    = var.consumer_kms_key_arn
   code_signing_config_arn        = var.consumer_code_signing_config_arn
   log_retention_in_days          = var.query_log_retention_in_days
@@ -383,4 +385,16 @@ module "query" {
   throttling_burst_limit = var.query_throttling_burst_limit
 
   tags = var.tags
+}
+
+module "dashboard" {
+  source = "./modules/dashboard"
+  count  = var.create_dashboard ? 1 : 0
+
+  dashboard_name         = coalesce(var.dashboard_name, "${var.name_prefix}-events")
+  metrics_namespace      = var.consumer_metrics_namespace
+  function_name          = module.consumer.function_name
+  queue_name             = local.queue_name_effective
+  dead_letter_queue_name = local.dead_letter_queue_name_effective
+  db_instance_identifier = var.create_database ? module.database[0].db_instance_identifier : null
 }

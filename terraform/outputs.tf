@@ -282,13 +282,15 @@ output "producer_environment" {
 ################################################################################
 
 output "alarm_arns" {
-  description = "ARNs of the alarms by name (dead_letter_queue_depth, oldest_message_age, consumer_errors, consumer_throttles, consumer_duration, db_cpu, db_free_storage, db_connections); null or absent when not created."
+  description = "ARNs of the alarms by name (dead_letter_queue_depth, oldest_message_age, consumer_errors, consumer_throttles, consumer_duration, consumer_outbox_backlog, consumer_publish_failed, db_cpu, db_free_storage, db_connections); null or absent when not created."
   value = merge(
     try(module.queue[0].alarm_arns, {}),
     {
-      consumer_errors    = module.consumer.errors_alarm_arn
-      consumer_throttles = module.consumer.throttles_alarm_arn
-      consumer_duration  = module.consumer.duration_alarm_arn
+      consumer_errors         = module.consumer.errors_alarm_arn
+      consumer_throttles      = module.consumer.throttles_alarm_arn
+      consumer_duration       = module.consumer.duration_alarm_arn
+      consumer_outbox_backlog = module.consumer.outbox_backlog_alarm_arn
+      consumer_publish_failed = module.consumer.publish_failed_alarm_arn
     },
     { for k, v in try(module.database[0].alarm_arns, {}) : "db_${k}" => v },
   )
@@ -337,4 +339,23 @@ output "query_produce_invoke_policy_json" {
 output "query_erasure_invoke_policy_json" {
   description = "IAM policy allowing DELETE /events (erasure) on the query API; null when off."
   value       = try(module.query[0].erasure_invoke_policy_json, null)
+}
+
+################################################################################
+# Dashboard
+################################################################################
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard (create_dashboard), null without it."
+  value       = try(module.dashboard[0].dashboard_name, null)
+}
+
+output "dashboard_arn" {
+  description = "ARN of the CloudWatch dashboard (create_dashboard), null without it."
+  value       = try(module.dashboard[0].dashboard_arn, null)
+}
+
+output "consumer_metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's Embedded Metric Format metrics (EventsReceived, OutboxBacklog, …)."
+  value       = var.consumer_metrics_namespace
 }

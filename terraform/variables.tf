@@ -956,9 +956,9 @@ variable "consumer_reserved_concurrent_executions" {
 }
 
 variable "consumer_tracing_enabled" {
-  description = "X-Ray active tracing of the consumer."
+  description = "X-Ray active tracing of the consumer; null follows xray_tracing_enabled."
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "consumer_kms_key_arn" {
@@ -1227,9 +1227,9 @@ variable "query_reserved_concurrent_executions" {
 }
 
 variable "query_tracing_enabled" {
-  description = "X-Ray active tracing of the query function."
+  description = "X-Ray active tracing of the query function; null follows xray_tracing_enabled."
   type        = bool
-  default     = true
+  default     = null
 }
 
 variable "query_log_retention_in_days" {
@@ -1355,4 +1355,53 @@ variable "query_throttling_burst_limit" {
   description = "Burst of the query API."
   type        = number
   default     = 200
+}
+
+variable "consumer_metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's Embedded Metric Format metrics (one record per invocation in its log, no API call); \"off\" writes none."
+  type        = string
+  default     = "kx-events"
+
+  validation {
+    condition     = length(var.consumer_metrics_namespace) >= 1 && length(var.consumer_metrics_namespace) <= 255 && can(regex("^[0-9A-Za-z.\\-_/#:]+$", var.consumer_metrics_namespace)) && !startswith(var.consumer_metrics_namespace, "AWS/")
+    error_message = "consumer_metrics_namespace must be 1..255 characters of letters, digits and . - _ / # :, not starting with AWS/."
+  }
+}
+
+variable "consumer_outbox_backlog_threshold" {
+  description = "The outbox backlog alarm fires when more than this many stored events wait for the bus longer than the sweep age (60 s), for 15 minutes."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.consumer_outbox_backlog_threshold >= 0
+    error_message = "consumer_outbox_backlog_threshold must not be negative."
+  }
+}
+
+################################################################################
+# Tracing and dashboard
+################################################################################
+
+variable "xray_tracing_enabled" {
+  description = "X-Ray active tracing of the functions (the consumer; the query function): with the producer's AWSTraceHeader on each message and the TraceHeader of each PutEvents entry, one trace runs producer -> queue -> consumer -> bus -> subscriber."
+  type        = bool
+  default     = true
+}
+
+variable "create_dashboard" {
+  description = "A CloudWatch dashboard: the consumer's metrics (received, stored, duplicates, dead-lettered, published, publish failures, outbox backlog, latencies), queue depth and age, DLQ depth, the function's errors, throttles and duration, and the database's CPU, connections and free storage."
+  type        = bool
+  default     = true
+}
+
+variable "dashboard_name" {
+  description = "Name of the dashboard; null uses \"{name_prefix}-events\"."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dashboard_name == null || can(regex("^[0-9A-Za-z_-]{1,255}$", coalesce(var.dashboard_name, "-")))
+    error_message = "dashboard_name must be 1..255 characters of letters, digits, - and _."
+  }
 }

@@ -1,8 +1,11 @@
 //! `kx`: read kx-events from the command line, through the same library (`kx-events-query`) and
-//! the same parameter parser as the query API.
+//! the same parameter parser as the query API; and operate it: replay stored events on the bus,
+//! inspect and redrive the dead-letter queue.
 
+mod dlq;
 mod output;
 mod remote;
+mod replay;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -19,20 +22,23 @@ Exit codes:
   1  any other failure (e.g. the database refused the query)
   2  usage error or bad parameter (the message names the flag and the rule)
   3  not found (kx event, kx chain, kx ancestors with an unknown id)
-  4  database unavailable (cannot connect, connection lost): worth a retry";
+  4  database or AWS service unavailable (cannot connect, connection lost): worth a retry";
 
-/// Read kx-events from PostgreSQL: list and filter events, show one, draw its chain, count.
+/// Read kx-events from PostgreSQL (list, show, chains, counts) and operate it (replay, DLQ).
 #[derive(Debug, Parser)]
 #[command(
     name = "kx",
     version,
     after_help = EXIT_CODES,
     long_about = "Read kx-events from PostgreSQL: list and filter events, show one, draw its chain, \
-                  count.\n\nConnects with --database-url or KX_DATABASE_URL (a postgres:// URL; \
-                  a read-only role is enough; this build connects without TLS: \
-                  sslmode=disable or prefer), or to a deployed query API with --api-url or \
-                  KX_API_URL (the query_api_url output; each request SigV4-signed with the AWS \
-                  SDK's default credentials, which need execute-api:Invoke on the routes)."
+                  count; operate it: replay stored events on the bus, inspect and redrive the \
+                  dead-letter queue.\n\nConnects with --database-url or KX_DATABASE_URL (a \
+                  postgres:// URL; a read-only role is enough to read, kx replay needs the \
+                  owner's; this build connects without TLS: sslmode=disable or prefer), or reads \
+                  a deployed query API with --api-url or KX_API_URL (the query_api_url output; \
+                  each request SigV4-signed with the AWS SDK's default credentials, which need \
+                  execute-api:Invoke on the routes). AWS calls (replay, dlq) use the SDK's usual \
+                  configuration (AWS_REGION, credentials, AWS_ENDPOINT_URL)."
 )]
 struct Cli {
     /// PostgreSQL URL, e.g. postgres://reader:secret@localhost:5432/kx.
@@ -77,6 +83,13 @@ enum Command {
     /// Count events: total, by type, points, per day (last 30 days), unique users, by source.
     #[command(after_help = EXIT_CODES)]
     Analytics(AnalyticsArgs),
+    /// Put stored events on the bus again, in occurredAt order, rate-limited and resumable
+    /// (needs the owner's --database-url and --bus-name).
+    #[command(after_help = EXIT_CODES)]
+    Replay(Box<replay::ReplayArgs>),
+    /// Inspect the dead-letter queue, move messages back to the events queue, purge poison.
+    #[command(after_help = EXIT_CODES)]
+    Dlq(Box<dlq::DlqArgs>),
 }
 
 /// The filters of `kx events` and `kx analytics`; each maps to the API parameter of the same
@@ -438,6 +451,8 @@ fn run(cli: Cli) -> Result<Printed, Failure> {
             }
             .into())
         }
+        Command::Replay(a) => replay::run(&mut connect(url)?, &a),
+        Command::Dlq(a) => dlq::run(&a),
     }
 }
 

@@ -19,7 +19,10 @@ use std::time::Duration;
 
 use aws_sdk_eventbridge::Client as EventBridge;
 use aws_sdk_sqs::error::ProvideErrorMetadata;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client as Sqs;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
@@ -46,23 +49,43 @@ pub(crate) struct Head {
     event_type: String,
     occurred_at: DateTime<Utc>,
     body: Box<str>,
+    /// The X-Ray trace header of the invocation that queued the event: the SQS message carries
+    /// it as the `AWSTraceHeader` system attribute (and the real-time bus entry as its
+    /// `TraceHeader`), so one trace runs through the queue, the consumer and the bus.
+    trace_header: Option<Box<str>>,
 }
 
+/// The environment variable in which the Lambda runtime puts the invocation's X-Ray trace header
+/// (`Context::xray_trace_id`).
+pub(crate) const TRACE_HEADER_ENV: &str = "_X_AMZN_TRACE_ID";
+
 impl Head {
+    /// `event`, with the trace header of the current invocation (`_X_AMZN_TRACE_ID`) read now:
+    /// the sender runs after the response, when the variable may name the next invocation.
     pub(crate) fn new(event: TrackedEvent) -> Self {
         let body = event.to_json().into_boxed_str();
+        let trace_header = std::env::var(TRACE_HEADER_ENV)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(String::into_boxed_str);
         Self {
             id: event.event_id,
             entity_type: event.entity_type,
             event_type: event.event_type,
             occurred_at: event.occurred_at,
             body,
+            trace_header,
         }
     }
 
     /// What the event counts against the byte budget.
     pub(crate) fn cost(&self) -> usize {
-        self.body.len() + self.entity_type.len() + self.event_type.len() + ITEM_OVERHEAD
+        self.body.len()
+            + self.entity_type.len()
+            + self.event_type.len()
+            + self.trace_header.as_ref().map_or(0, |t| t.len())
+            + ITEM_OVERHEAD
     }
 
     fn lost(&self, reason: &dyn fmt::Display) {
@@ -499,7 +522,12 @@ impl Item {
         } else {
             0
         };
-        self.head.body.len() + attr
+        let trace = self
+            .head
+            .trace_header
+            .as_ref()
+            .map_or(0, |t| "AWSTraceHeader".len() + "String".len() + t.len());
+        self.head.body.len() + attr + trace
     }
 }
 
@@ -1052,6 +1080,16 @@ async fn send_batch(sqs: &Sqs, queue_url: &str, batch: &[Item]) -> Vec<Outcome> 
                         .expect("data type is set"),
                 );
             }
+            if let Some(t) = &item.head.trace_header {
+                entry = entry.message_system_attributes(
+                    MessageSystemAttributeNameForSends::AwsTraceHeader,
+                    MessageSystemAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(&**t)
+                        .build()
+                        .expect("data type is set"),
+                );
+            }
             entry.build().expect("id and body are set")
         })
         .collect();
@@ -1160,7 +1198,10 @@ async fn put_on_bus(
                 chunks.push(vec![i]);
             }
         }
-        entries.push(Some(entry.to_sdk(bus_name)));
+        let mut sdk_entry = entry.to_sdk(bus_name);
+        // The real-time entry continues the invocation's trace too.
+        sdk_entry.trace_header = item.head.trace_header.as_deref().map(str::to_owned);
+        entries.push(Some(sdk_entry));
     }
     if chunks.is_empty() {
         return;

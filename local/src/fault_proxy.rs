@@ -13,7 +13,9 @@
 //!   moto's answer with the injected failures, at the right positions for `PutEvents`
 //!   (`ErrorCode`/`ErrorMessage`, `FailedEntryCount`) and as `Failed[]` entries (`Id`, `Code`,
 //!   `SenderFault: false`, `Message`) for `SendMessageBatch`;
-//! - **hold** matching requests for a while ([`FaultProxy::delay_requests`]).
+//! - **hold** matching requests for a while ([`FaultProxy::delay_requests`]);
+//! - **record** the JSON bodies of `PutEvents` / `SendMessageBatch` requests as the client sent
+//!   them ([`FaultProxy::record_requests`]), e.g. to check a field the emulator drops.
 //!
 //! The SDK speaks the JSON protocol to both services (`application/x-amz-json-1.1` for
 //! EventBridge, `application/x-amz-json-1.0` for SQS) and names the operation in `X-Amz-Target`.
@@ -117,6 +119,8 @@ struct ProxyState {
     next_id: u64,
     faults: Vec<Fault>,
     stats: ProxyStats,
+    /// Request bodies kept per recorded `X-Amz-Target`.
+    recorded: BTreeMap<String, Vec<Value>>,
 }
 
 struct ProxyShared {
@@ -312,6 +316,27 @@ impl FaultProxy {
             .map(|f| f.remaining)
     }
 
+    /// Keeps the JSON body of every later request whose `X-Amz-Target` is `target` ([`PUT_EVENTS`]
+    /// or [`SEND_MESSAGE_BATCH`]), as the client sent it, before any fault applies.
+    pub fn record_requests(&self, target: &str) -> Result<()> {
+        if target != PUT_EVENTS && target != SEND_MESSAGE_BATCH {
+            return Err(Error::Config(format!(
+                "recording supports {PUT_EVENTS} and {SEND_MESSAGE_BATCH}, not {target}"
+            )));
+        }
+        self.lock().recorded.entry(target.to_owned()).or_default();
+        Ok(())
+    }
+
+    /// The bodies recorded so far for `target` (see [`FaultProxy::record_requests`]).
+    pub fn recorded(&self, target: &str) -> Vec<Value> {
+        self.lock()
+            .recorded
+            .get(target)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> ProxyStats {
         self.lock().stats.clone()
@@ -486,6 +511,9 @@ async fn proxy(
     };
     let delay = {
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(kept), Some(body)) = (state.recorded.get_mut(&target), parsed.as_ref()) {
+            kept.push(body.clone());
+        }
         let stats = state.stats.by_target.entry(target.clone()).or_default();
         stats.requests += 1;
         stats.last_content_type = parts

@@ -93,6 +93,7 @@ run "defaults" {
       EVENT_SOURCE          = "kx-event-tracking"
       DEAD_LETTER_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
       MAX_RECEIVE_COUNT     = "3"
+      KX_METRICS_NAMESPACE  = "kx-events"
       KX_MIGRATE            = "off"
       EVENTS_QUEUE_URL      = "https://sqs.us-east-1.amazonaws.com/123456789012/mock-queue"
     }
@@ -141,6 +142,33 @@ run "defaults" {
   assert {
     condition     = output.consumer_sweep_rule_arn == "arn:aws:events:us-east-1:123456789012:rule/mock-bus/mock-rule"
     error_message = "The outbox sweep is scheduled by default."
+  }
+  assert {
+    condition     = output.dashboard_name == "events-tracking-events" && length(module.dashboard) == 1 && module.dashboard[0].widget_titles == ["Events (per 300 s)", "Latency (ms, p50 / p99)", "Outbox backlog (stored, not on the bus after the sweep age)", "Queues: depth and oldest message age", "Consumer function", "Database"]
+    error_message = "A dashboard with the consumer's metrics, the queues, the function and the database by default."
+  }
+  assert {
+    condition     = output.alarm_arns.consumer_outbox_backlog != null && output.alarm_arns.consumer_publish_failed != null && output.consumer_metrics_namespace == "kx-events"
+    error_message = "Alarms on OutboxBacklog and PublishFailed by default."
+  }
+}
+
+run "tracing_off_and_no_dashboard" {
+  command = plan
+
+  variables {
+    xray_tracing_enabled       = false
+    create_dashboard           = false
+    consumer_metrics_namespace = "off"
+  }
+
+  assert {
+    condition     = module.consumer.tracing_mode == "PassThrough" && output.dashboard_name == null && length(module.dashboard) == 0
+    error_message = "xray_tracing_enabled = false turns active tracing off; create_dashboard = false creates none."
+  }
+  assert {
+    condition     = module.consumer.environment.KX_METRICS_NAMESPACE == "off"
+    error_message = "consumer_metrics_namespace reaches the function."
   }
 }
 

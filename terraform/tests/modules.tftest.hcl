@@ -252,12 +252,20 @@ run "consumer" {
     error_message = "Log group of the function with 30 days retention."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables == tomap(output.environment) && toset(keys(output.environment)) == toset(["DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME", "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT"])
+    condition     = aws_lambda_function.this.environment[0].variables == tomap(output.environment) && toset(keys(output.environment)) == toset(["DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME", "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT", "KX_METRICS_NAMESPACE"])
     error_message = "The function's environment must be the contract."
   }
   assert {
     condition     = aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" && aws_cloudwatch_metric_alarm.errors[0].dimensions.FunctionName == aws_lambda_function.this.function_name
     error_message = "Errors alarm on the function expected."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.outbox_backlog[0].namespace == "kx-events" && aws_cloudwatch_metric_alarm.outbox_backlog[0].metric_name == "OutboxBacklog" && aws_cloudwatch_metric_alarm.outbox_backlog[0].threshold == 100 && aws_cloudwatch_metric_alarm.outbox_backlog[0].dimensions.FunctionName == aws_lambda_function.this.function_name
+    error_message = "OutboxBacklog alarm (> 100) on the consumer's EMF metric expected."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.publish_failed[0].metric_name == "PublishFailed" && aws_cloudwatch_metric_alarm.publish_failed[0].statistic == "Sum" && aws_cloudwatch_metric_alarm.publish_failed[0].threshold == 0
+    error_message = "PublishFailed > 0 alarm expected."
   }
   assert {
     condition     = aws_iam_role.this.name == "events-tracking-events-consumer-role"
@@ -611,5 +619,54 @@ run "query_jwt_without_writes" {
   assert {
     condition     = length(aws_security_group.this) == 0 && length(aws_lambda_function.this.vpc_config) == 0
     error_message = "Outside a VPC without subnets."
+  }
+}
+
+run "dashboard" {
+  command = apply
+  module { source = "./modules/dashboard" }
+
+  variables {
+    dashboard_name         = "kx-events"
+    function_name          = "kx-events-consumer"
+    queue_name             = "kx-events-queue"
+    dead_letter_queue_name = "kx-events-dlq"
+    db_instance_identifier = "kx-events-db"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_dashboard.this.dashboard_name == "kx-events" && length(jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets) == 6
+    error_message = "Six widgets with a database."
+  }
+  assert {
+    condition = toset(flatten([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [for m in w.properties.metrics : "${m[0]}/${m[1]}"]])) == toset([
+      "kx-events/EventsReceived", "kx-events/EventsStored", "kx-events/Duplicates", "kx-events/Published", "kx-events/DeadLettered", "kx-events/PublishFailed",
+      "kx-events/StoreLatency", "kx-events/PublishLatency", "kx-events/EndToEndLatency", "kx-events/OutboxBacklog",
+      "AWS/SQS/ApproximateNumberOfMessagesVisible", "AWS/SQS/ApproximateAgeOfOldestMessage",
+      "AWS/Lambda/Errors", "AWS/Lambda/Throttles", "AWS/Lambda/Duration", "AWS/Lambda/ConcurrentExecutions",
+      "AWS/RDS/CPUUtilization", "AWS/RDS/DatabaseConnections", "AWS/RDS/FreeStorageSpace",
+    ])
+    error_message = "Every metric of the consumer, the queues, the function and the database."
+  }
+  assert {
+    condition     = alltrue([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : w.x + w.width <= 24])
+    error_message = "Widgets fit the 24-column grid."
+  }
+}
+
+run "dashboard_without_rds" {
+  command = plan
+  module { source = "./modules/dashboard" }
+
+  variables {
+    dashboard_name         = "kx-events"
+    function_name          = "f"
+    queue_name             = "q"
+    dead_letter_queue_name = "d"
+  }
+
+  assert {
+    condition     = !contains(output.widget_titles, "Database")
+    error_message = "No database widget without an RDS instance."
   }
 }

@@ -95,7 +95,8 @@ async fn bootstrap_cold_starts_and_handles_an_sqs_batch() {
             json!({"version": "0001"}),
             json!({"version": "0002"}),
             json!({"version": "0003"}),
-            json!({"version": "0004"})
+            json!({"version": "0004"}),
+            json!({"version": "0005"})
         ]
     );
     assert_eq!(w.db.count_events("published_at IS NOT NULL").await, 2);

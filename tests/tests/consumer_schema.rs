@@ -77,7 +77,7 @@ async fn the_old_systems_database_is_adopted_and_its_history_never_reaches_the_b
     let took = started.elapsed();
     println!("adopting a table of {OLD_ROWS} old rows took {took:?} (indexes built concurrently)");
     assert!(report.adopted, "{report:?}");
-    assert_eq!(report.applied, ["0001", "0002", "0003", "0004"]);
+    assert_eq!(report.applied, ["0001", "0002", "0003", "0004", "0005"]);
     let recorded = db
         .rows("SELECT version, name, checksum FROM kx_schema_migrations ORDER BY version")
         .await;
@@ -186,7 +186,10 @@ async fn a_dml_only_role_runs_the_consumer_and_cannot_change_the_schema() {
 
     // The cold start's check and every store statement work under it.
     let report = store.ensure_migrated().await.unwrap();
-    assert_eq!(report.already_applied, ["0001", "0002", "0003", "0004"]);
+    assert_eq!(
+        report.already_applied,
+        ["0001", "0002", "0003", "0004", "0005"]
+    );
     let (parent, mut child) = (event(), event());
     child.event.previous_event_id = Some(parent.event.event_id);
     let out = store
@@ -381,7 +384,10 @@ async fn bootstrap_migrate_applies_and_provisions_the_consumer_role_into_its_sec
         String::from_utf8_lossy(&out.stderr)
     );
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed["applied"], json!(["0001", "0002", "0003", "0004"]));
+    assert_eq!(
+        printed["applied"],
+        json!(["0001", "0002", "0003", "0004", "0005"])
+    );
     assert_eq!(printed["roles"], json!([role]));
 
     // The secret now holds the generated credentials, and they log in.
@@ -417,7 +423,7 @@ async fn bootstrap_migrate_applies_and_provisions_the_consumer_role_into_its_sec
     assert_eq!(printed["applied"], json!([]));
     assert_eq!(
         printed["alreadyApplied"],
-        json!(["0001", "0002", "0003", "0004"])
+        json!(["0001", "0002", "0003", "0004", "0005"])
     );
     let again: Value = serde_json::from_str(
         moto.secrets

@@ -23,7 +23,7 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
     let db = TestDb::create().await;
     let store = Store::connect(db.settings.clone()).unwrap();
     let report = store.migrate().await.unwrap();
-    assert_eq!(report.applied, vec!["0001", "0002", "0003", "0004"]);
+    assert_eq!(report.applied, vec!["0001", "0002", "0003", "0004", "0005"]);
     assert!(!report.adopted);
 
     let columns = db
@@ -124,7 +124,7 @@ async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
     let recorded = db
         .rows("SELECT version, name, checksum FROM kx_schema_migrations ORDER BY version")
         .await;
-    assert_eq!(recorded.len(), 4);
+    assert_eq!(recorded.len(), 5);
     assert_eq!(recorded[0]["name"], "0001_events.sql");
     assert_eq!(
         recorded[0]["checksum"],
@@ -164,8 +164,8 @@ async fn two_cold_starts_at_once_both_succeed_and_migrate_once() {
         .collect();
     let applied: usize = reports.iter().map(|r| r.applied.len()).sum();
     let skipped: usize = reports.iter().map(|r| r.already_applied.len()).sum();
-    assert_eq!((applied, skipped), (4, 4), "{reports:?}");
-    assert_eq!(db.rows("SELECT * FROM kx_schema_migrations").await.len(), 4);
+    assert_eq!((applied, skipped), (5, 5), "{reports:?}");
+    assert_eq!(db.rows("SELECT * FROM kx_schema_migrations").await.len(), 5);
 
     // And again: idempotent.
     let again = Store::connect(db.settings.clone())
@@ -174,7 +174,10 @@ async fn two_cold_starts_at_once_both_succeed_and_migrate_once() {
         .await
         .unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already_applied, vec!["0001", "0002", "0003", "0004"]);
+    assert_eq!(
+        again.already_applied,
+        vec!["0001", "0002", "0003", "0004", "0005"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

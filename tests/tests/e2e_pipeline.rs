@@ -283,6 +283,7 @@ async fn terraform_local_example_end_to_end() {
             "EVENTS_QUEUE_URL",
             "EVENT_BUS_NAME",
             "EVENT_SOURCE",
+            "KX_METRICS_NAMESPACE",
             "MAX_RECEIVE_COUNT"
         ]
     );

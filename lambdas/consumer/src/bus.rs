@@ -82,6 +82,61 @@ pub fn unpublishable(event: &TrackedEvent) -> Option<String> {
     })
 }
 
+/// What an entry carries besides the event: `Resources` and the X-Ray `TraceHeader`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryExtras {
+    /// The entry's `Resources` (delivered to subscribers in the envelope's `resources`).
+    pub resources: Vec<String>,
+    /// The entry's `TraceHeader` (`Root=1-…;Parent=…;Sampled=…`), continuing the producer's trace.
+    pub trace_header: Option<String>,
+}
+
+/// One entry on its way to the bus.
+#[derive(Debug, Clone)]
+struct Pending {
+    id: Uuid,
+    entry: BusEntry,
+    extras: EntryExtras,
+}
+
+impl Pending {
+    /// EventBridge's entry size: [`BusEntry::size`] plus the `Resources`.
+    fn size(&self, bus_name: &str) -> usize {
+        self.entry.size(bus_name) + self.extras.resources.iter().map(String::len).sum::<usize>()
+    }
+
+    fn to_sdk(&self, bus_name: &str) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
+        let mut e = self.entry.to_sdk(bus_name);
+        if !self.extras.resources.is_empty() {
+            e.resources = Some(self.extras.resources.clone());
+        }
+        e.trace_header = self.extras.trace_header.clone();
+        e
+    }
+}
+
+/// Splits items of `sizes` into runs of at most 10 items and [`MAX_PUT_BYTES`]; returns the
+/// runs' `(start, end)` index ranges.
+fn chunk_ranges(sizes: impl Iterator<Item = usize>) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    let mut len = 0;
+    for (i, size) in sizes.enumerate() {
+        if i > start && (i - start == MAX_ENTRIES_PER_PUT || bytes + size > MAX_PUT_BYTES) {
+            out.push((start, i));
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+        len = i + 1;
+    }
+    if start < len {
+        out.push((start, len));
+    }
+    out
+}
+
 /// The EventBridge bus the consumer puts events on.
 #[derive(Debug, Clone)]
 pub struct Bus {
@@ -128,36 +183,40 @@ impl Bus {
 
     /// Splits entries into `PutEvents` requests: at most 10 entries and [`MAX_PUT_BYTES`] each.
     pub fn chunks<'a>(&self, entries: &'a [(Uuid, BusEntry)]) -> Vec<&'a [(Uuid, BusEntry)]> {
-        let mut out = Vec::new();
-        let mut start = 0;
-        let mut bytes = 0;
-        for (i, (_, entry)) in entries.iter().enumerate() {
-            let size = entry.size(&self.bus_name);
-            if i > start && (i - start == MAX_ENTRIES_PER_PUT || bytes + size > MAX_PUT_BYTES) {
-                out.push(&entries[start..i]);
-                start = i;
-                bytes = 0;
-            }
-            bytes += size;
-        }
-        if start < entries.len() {
-            out.push(&entries[start..]);
-        }
-        out
+        chunk_ranges(entries.iter().map(|(_, e)| e.size(&self.bus_name)))
+            .into_iter()
+            .map(|(a, b)| &entries[a..b])
+            .collect()
     }
 
     /// Puts `events` on the bus. Entries that fail (a failed result entry, or a failed call) are
     /// retried with exponential backoff while attempts remain and the next try can finish before
     /// `deadline`.
     pub async fn publish(&self, events: &[TrackedEvent], deadline: Instant) -> PublishReport {
+        self.publish_with(events, |_| EntryExtras::default(), deadline)
+            .await
+    }
+
+    /// [`Bus::publish`], each entry with the `Resources` and `TraceHeader` that `extras` gives
+    /// for its event.
+    pub async fn publish_with(
+        &self,
+        events: &[TrackedEvent],
+        extras: impl Fn(&TrackedEvent) -> EntryExtras,
+        deadline: Instant,
+    ) -> PublishReport {
         let mut report = PublishReport::default();
-        let mut pending: Vec<(Uuid, BusEntry)> = Vec::with_capacity(events.len());
+        let mut pending: Vec<Pending> = Vec::with_capacity(events.len());
         for e in events {
             match unpublishable(e) {
                 Some(why) => report
                     .rejected
                     .push((e.event_id, format!("{UNPUBLISHABLE}: {why}"))),
-                None => pending.push((e.event_id, e.bus_entry(&self.source))),
+                None => pending.push(Pending {
+                    id: e.event_id,
+                    entry: e.bus_entry(&self.source),
+                    extras: extras(e),
+                }),
             }
         }
         if pending.is_empty() {
@@ -166,15 +225,16 @@ impl Bus {
         let mut backoff = self.first_backoff;
         let mut attempt = 1;
         loop {
-            let mut failed: Vec<((Uuid, BusEntry), String)> = Vec::new();
-            for chunk in self.chunks(&pending) {
-                let (ok, bad) = self.put_chunk(chunk).await;
+            let mut failed: Vec<(Pending, String)> = Vec::new();
+            let ranges = chunk_ranges(pending.iter().map(|p| p.size(&self.bus_name)));
+            for (a, b) in ranges {
+                let (ok, bad) = self.put_chunk(&pending[a..b]).await;
                 report.published.extend(ok);
                 for (entry, why, transient) in bad {
                     if transient {
                         failed.push((entry, why));
                     } else {
-                        report.rejected.push((entry.0, why));
+                        report.rejected.push((entry.id, why));
                     }
                 }
             }
@@ -183,8 +243,8 @@ impl Bus {
             }
             let out_of_time = Instant::now() + backoff >= deadline;
             if attempt >= self.max_attempts || out_of_time {
-                for ((id, _), why) in failed {
-                    report.failed.push((id, why));
+                for (p, why) in failed {
+                    report.failed.push((p.id, why));
                 }
                 break;
             }
@@ -206,13 +266,10 @@ impl Bus {
 
     /// One `PutEvents` call: the ids accepted, and the entries that failed with their error and
     /// whether the failure is transient (a failed call always is).
-    async fn put_chunk(
-        &self,
-        chunk: &[(Uuid, BusEntry)],
-    ) -> (Vec<Uuid>, Vec<((Uuid, BusEntry), String, bool)>) {
+    async fn put_chunk(&self, chunk: &[Pending]) -> (Vec<Uuid>, Vec<(Pending, String, bool)>) {
         let entries = chunk
             .iter()
-            .map(|(_, e)| e.to_sdk(&self.bus_name))
+            .map(|p| p.to_sdk(&self.bus_name))
             .collect::<Vec<_>>();
         let result = self
             .client
@@ -250,7 +307,7 @@ impl Bus {
         let mut bad = Vec::new();
         for (entry, result) in chunk.iter().zip(results) {
             match (result.event_id(), result.error_code()) {
-                (Some(_), None) => ok.push(entry.0),
+                (Some(_), None) => ok.push(entry.id),
                 (_, code) => bad.push((
                     entry.clone(),
                     format!(

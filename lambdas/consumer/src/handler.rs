@@ -10,9 +10,10 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, info_span, warn};
 use uuid::Uuid;
 
-use crate::bus::{Bus, PublishReport, MAX_ENTRIES_PER_PUT};
+use crate::bus::{Bus, EntryExtras, PublishReport, MAX_ENTRIES_PER_PUT};
 use crate::config::Config;
 use crate::dlq::{DeadLetterQueue, Poison};
+use crate::metrics::{Metrics, Observed};
 use crate::store::{NewEvent, Store, StoreStatus};
 
 /// Tunables of [`Consumer`]; [`ConsumerOptions::from_config`] gives the deployed values.
@@ -99,6 +100,9 @@ pub struct Summary {
     pub rejected: usize,
     /// Records reported as batch item failures (SQS delivers them again).
     pub retried: usize,
+    /// Events not put on the bus this time after every retry (they stay in the outbox), plus
+    /// those the bus refused for good (`rejected`).
+    pub publish_failed: usize,
     /// Wall time of each phase of the invocation.
     pub timings: PhaseTimings,
 }
@@ -150,6 +154,45 @@ pub struct Consumer {
     options: ConsumerOptions,
     last_orphan_link: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
     requeue: Option<Requeue>,
+    metrics: Option<Metrics>,
+}
+
+/// The system attribute of an SQS message that carries the producer's X-Ray trace header.
+pub const TRACE_HEADER_ATTRIBUTE: &str = "AWSTraceHeader";
+
+/// The producer's trace header of a record, if it has one.
+fn trace_header(m: &SqsMessage) -> Option<String> {
+    m.attributes
+        .get(TRACE_HEADER_ATTRIBUTE)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// The trace id (`Root=…`) of an X-Ray trace header, e.g. `1-5759e988-bd862e3fe1be46a994272793`.
+pub fn trace_id(header: &str) -> Option<&str> {
+    header
+        .split(';')
+        .find_map(|part| part.trim().strip_prefix("Root="))
+        .filter(|id| !id.is_empty())
+}
+
+/// The span of one record's log lines: its message id, and its event id and `traceId` when
+/// known.
+fn record_span(message_id: &str, event_id: Option<Uuid>, trace: Option<&str>) -> tracing::Span {
+    let span = info_span!(
+        "sqs_message",
+        message_id = %message_id,
+        event_id = tracing::field::Empty,
+        traceId = tracing::field::Empty
+    );
+    if let Some(id) = event_id {
+        span.record("event_id", tracing::field::display(id));
+    }
+    if let Some(t) = trace.and_then(trace_id) {
+        span.record("traceId", t);
+    }
+    span
 }
 
 /// Where a valid record goes on its last receive when the database is unavailable: back to the
@@ -171,6 +214,7 @@ struct Valid {
     requeued: u64,
     body: String,
     event: TrackedEvent,
+    trace_header: Option<String>,
 }
 
 fn receive_count(m: &SqsMessage) -> u32 {
@@ -197,7 +241,15 @@ impl Consumer {
             options,
             last_orphan_link: Default::default(),
             requeue: None,
+            metrics: None,
         }
+    }
+
+    /// Writes one CloudWatch Embedded Metric Format record per invocation to stdout (see
+    /// [`Metrics`]): in Lambda, CloudWatch Logs turns it into metrics, with no API call.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Sends a valid record that could not be stored on its last receive, because the database
@@ -310,6 +362,7 @@ impl Consumer {
         let mut poison: Vec<Poison> = Vec::new();
         let mut valid: Vec<Valid> = Vec::new();
 
+        let mut observed = Observed::default();
         let started = Instant::now();
         for (i, record) in event.records.iter().enumerate() {
             let message_id = record
@@ -319,7 +372,9 @@ impl Consumer {
             let body = record.body.clone().unwrap_or_default();
             match TrackedEvent::decode(body.as_bytes()) {
                 Ok((event, coercions)) => {
-                    let _span = info_span!("sqs_message", message_id = %message_id).entered();
+                    let trace = trace_header(record);
+                    let _span =
+                        record_span(&message_id, Some(event.event_id), trace.as_deref()).entered();
                     if !coercions.is_empty() {
                         debug!(event_id = %event.event_id, coercions = ?coercions, "accepted as the old system's consumer did");
                     }
@@ -336,10 +391,12 @@ impl Consumer {
                         body: body.clone(),
                         message_id,
                         event,
+                        trace_header: trace,
                     })
                 }
                 Err(error) => {
-                    let _span = info_span!("sqs_message", message_id = %message_id).entered();
+                    let trace = trace_header(record);
+                    let _span = record_span(&message_id, None, trace.as_deref()).entered();
                     warn!(field = error.field(), rule = error.rule().as_str(), reason = %error, "record can never be valid; sending it to the dead-letter queue");
                     poison.push(Poison {
                         message_id,
@@ -363,7 +420,10 @@ impl Consumer {
                         error!(cause = %why, "could not send the record to the dead-letter queue; it will be retried");
                         failures.push(p.message_id.clone());
                     }
-                    None => summary.dlq += 1,
+                    None => {
+                        summary.dlq += 1;
+                        observed.dead_lettered(p.error.rule().as_str());
+                    }
                 }
             }
             summary.timings.dlq = started.elapsed();
@@ -372,16 +432,20 @@ impl Consumer {
         let mut database_ok = true;
         if !valid.is_empty() {
             database_ok = self
-                .store_and_publish(&valid, deadline, &mut summary, &mut failures)
+                .store_and_publish(&valid, deadline, &mut summary, &mut failures, &mut observed)
                 .await;
         }
         if database_ok {
             let batch_ids: Vec<Uuid> = valid.iter().map(|v| v.event.event_id).collect();
             let started = Instant::now();
-            summary.swept = self.sweep(deadline, &batch_ids).await;
+            summary.swept = self.sweep(deadline, &batch_ids, &mut observed).await;
             summary.timings.sweep = started.elapsed();
+            if self.metrics.is_some() {
+                observed.outbox_backlog = self.outbox_backlog().await;
+            }
         }
         summary.retried = failures.len();
+        summary.publish_failed = observed.publish_failed + summary.rejected;
         info!(
             received = summary.received,
             stored = summary.stored,
@@ -392,6 +456,7 @@ impl Consumer {
             rejected = summary.rejected,
             requeued = summary.requeued,
             retried = summary.retried,
+            publish_failed = summary.publish_failed,
             decode_validate_ms = ms(summary.timings.decode_validate),
             dlq_ms = ms(summary.timings.dlq),
             store_ms = ms(summary.timings.store),
@@ -401,6 +466,9 @@ impl Consumer {
             sweep_ms = ms(summary.timings.sweep),
             "batch done"
         );
+        if let Some(m) = &self.metrics {
+            m.write(&summary, &observed);
+        }
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failures
             .into_iter()
@@ -419,6 +487,7 @@ impl Consumer {
         deadline: Instant,
         summary: &mut Summary,
         failures: &mut Vec<String>,
+        observed: &mut Observed,
     ) -> bool {
         let max = self.options.max_receive_count;
         let items: Vec<NewEvent> = valid
@@ -438,7 +507,12 @@ impl Consumer {
                 error!(cause = %e, retryable = e.is_retryable(), records = valid.len(), "could not store the batch; every valid record will be retried");
                 for v in valid {
                     if e.is_retryable() && v.receive_count >= max && self.requeue(v).await {
-                        let _span = info_span!("sqs_message", message_id = %v.message_id, event_id = %v.event.event_id).entered();
+                        let _span = record_span(
+                            &v.message_id,
+                            Some(v.event.event_id),
+                            v.trace_header.as_deref(),
+                        )
+                        .entered();
                         warn!(receive_count = v.receive_count, requeued = v.requeued + 1, "last receive while the database is unavailable: sent back to the events queue instead of the DLQ");
                         summary.requeued += 1;
                     } else {
@@ -480,8 +554,7 @@ impl Consumer {
         let mut waiting_on_bus: Vec<&Valid> = Vec::new();
         for v in valid {
             let id = v.event.event_id;
-            let _span =
-                info_span!("sqs_message", message_id = %v.message_id, event_id = %id).entered();
+            let _span = record_span(&v.message_id, Some(id), v.trace_header.as_deref()).entered();
             let status = outcome.status(&id).unwrap_or(StoreStatus::AlreadyStored);
             let first = counted.insert(id);
             match status {
@@ -508,14 +581,31 @@ impl Consumer {
             waiting_on_bus.push(v);
         }
 
-        let done = self.publish(&to_publish, deadline, summary).await;
+        let traces: HashMap<Uuid, String> = valid
+            .iter()
+            .filter_map(|v| Some((v.event.event_id, v.trace_header.clone()?)))
+            .collect();
+        let done = self
+            .publish(&to_publish, &traces, deadline, summary, observed)
+            .await;
         for v in waiting_on_bus {
             if done.contains(&v.event.event_id) {
+                // One line per event, so that its traceId finds it in the log.
+                let _span = record_span(
+                    &v.message_id,
+                    Some(v.event.event_id),
+                    v.trace_header.as_deref(),
+                )
+                .entered();
+                info!("record done: stored, and put on the bus or its refusal recorded");
                 continue;
             }
-            let _span =
-                info_span!("sqs_message", message_id = %v.message_id, event_id = %v.event.event_id)
-                    .entered();
+            let _span = record_span(
+                &v.message_id,
+                Some(v.event.event_id),
+                v.trace_header.as_deref(),
+            )
+            .entered();
             if v.receive_count >= max {
                 // Failing it now would send a stored event to the DLQ unpublished: the row is
                 // in the outbox and the sweep of a later invocation publishes it.
@@ -541,8 +631,10 @@ impl Consumer {
     async fn publish(
         &self,
         ids: &[Uuid],
+        traces: &HashMap<Uuid, String>,
         deadline: Instant,
         summary: &mut Summary,
+        observed: &mut Observed,
     ) -> HashSet<Uuid> {
         if ids.is_empty() {
             return HashSet::new();
@@ -558,7 +650,7 @@ impl Consumer {
             }
         };
         let (done, rejected) = self
-            .put_and_mark(&claimed, deadline, &mut summary.timings)
+            .put_and_mark(&claimed, traces, deadline, &mut summary.timings, observed)
             .await;
         summary.published += done.len() - rejected;
         summary.rejected += rejected;
@@ -573,9 +665,15 @@ impl Consumer {
     async fn put_and_mark(
         &self,
         claimed: &[TrackedEvent],
+        traces: &HashMap<Uuid, String>,
         deadline: Instant,
         timings: &mut PhaseTimings,
+        observed: &mut Observed,
     ) -> (HashSet<Uuid>, usize) {
+        let extras = |e: &TrackedEvent| EntryExtras {
+            resources: Vec::new(),
+            trace_header: traces.get(&e.event_id).cloned(),
+        };
         let mut done = HashSet::new();
         let mut rejected_count = 0;
         for (i, chunk) in claimed.chunks(MAX_ENTRIES_PER_PUT).enumerate() {
@@ -596,23 +694,34 @@ impl Consumer {
             let started = Instant::now();
             // A slow bus must not hold the invocation past its deadline: entries of a call cut
             // short may or may not be on the bus, so they stay in the outbox (at-least-once).
-            let report =
-                match tokio::time::timeout_at(deadline, self.bus.publish(chunk, deadline)).await {
-                    Ok(report) => report,
-                    Err(_) => PublishReport {
-                        failed: chunk
-                            .iter()
-                            .map(|e| {
-                                (
-                                    e.event_id,
-                                    "PutEvents did not answer before the deadline".to_owned(),
-                                )
-                            })
-                            .collect(),
-                        ..PublishReport::default()
-                    },
-                };
+            let report = match tokio::time::timeout_at(
+                deadline,
+                self.bus.publish_with(chunk, extras, deadline),
+            )
+            .await
+            {
+                Ok(report) => report,
+                Err(_) => PublishReport {
+                    failed: chunk
+                        .iter()
+                        .map(|e| {
+                            (
+                                e.event_id,
+                                "PutEvents did not answer before the deadline".to_owned(),
+                            )
+                        })
+                        .collect(),
+                    ..PublishReport::default()
+                },
+            };
             timings.put_events += started.elapsed();
+            observed.publish_failed += report.failed.len();
+            let now = chrono::Utc::now();
+            for e in chunk {
+                if report.published.contains(&e.event_id) {
+                    observed.end_to_end(now - e.occurred_at);
+                }
+            }
             let started = Instant::now();
             if !report.failed.is_empty() {
                 let ids: Vec<Uuid> = report.failed.iter().map(|(id, _)| *id).collect();
@@ -660,6 +769,22 @@ impl Consumer {
         (done, rejected_count)
     }
 
+    /// The `OutboxBacklog` sample: unpublished rows older than the sweep age, counted up to
+    /// [`crate::metrics::BACKLOG_CAP`] on the outbox's partial index; `None` when the count failed.
+    async fn outbox_backlog(&self) -> Option<u64> {
+        match self
+            .store
+            .outbox_backlog(self.options.sweep_min_age, crate::metrics::BACKLOG_CAP)
+            .await
+        {
+            Ok(n) => Some(n),
+            Err(e) => {
+                warn!(cause = %e, "could not sample the outbox backlog");
+                None
+            }
+        }
+    }
+
     /// Links orphans (see [`Store::link_orphans`]) when the interval has passed.
     async fn link_orphans(&self) {
         let due = {
@@ -687,7 +812,7 @@ impl Consumer {
     }
 
     /// Publishes a bounded number of stale unpublished rows of earlier batches.
-    async fn sweep(&self, deadline: Instant, exclude: &[Uuid]) -> usize {
+    async fn sweep(&self, deadline: Instant, exclude: &[Uuid], observed: &mut Observed) -> usize {
         if self.options.sweep_limit == 0 || Instant::now() >= deadline {
             return 0;
         }
@@ -712,7 +837,13 @@ impl Consumer {
             return 0;
         }
         let (done, rejected) = self
-            .put_and_mark(&claimed, deadline, &mut PhaseTimings::default())
+            .put_and_mark(
+                &claimed,
+                &HashMap::new(),
+                deadline,
+                &mut PhaseTimings::default(),
+                observed,
+            )
             .await;
         let n = done.len() - rejected;
         info!(

@@ -43,6 +43,7 @@ pub mod deploy;
 mod dlq;
 mod handler;
 mod init_error;
+pub mod metrics;
 pub mod migrate;
 mod pool;
 pub mod roles;
@@ -52,8 +53,8 @@ pub(crate) mod tls;
 
 pub use aws::sdk_config;
 pub use bus::{
-    unpublishable, Bus, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES, TRANSIENT_ENTRY_ERRORS,
-    UNPUBLISHABLE,
+    unpublishable, Bus, EntryExtras, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES,
+    TRANSIENT_ENTRY_ERRORS, UNPUBLISHABLE,
 };
 pub use config::{Config, ConfigError, MigrateMode, SslMode};
 pub use dlq::{
@@ -61,10 +62,14 @@ pub use dlq::{
     REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
 };
 pub use handler::{
-    Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
+    trace_id, Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
+    TRACE_HEADER_ATTRIBUTE,
 };
 pub use init_error::report_init_error;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
 pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
-pub use store::{with_deadline, InsertOutcome, NewEvent, Store, StoreError, StoreStatus};
+pub use store::{
+    row_event, with_deadline, InsertOutcome, NewEvent, Store, StoreError, StoreStatus,
+    EVENT_COLUMNS,
+};
 pub use tls::RDS_CA_BUNDLE;

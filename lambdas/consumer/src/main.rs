@@ -155,6 +155,11 @@ async fn cold_start() -> Result<Consumer, String> {
         DeadLetterQueue::new(sqs.clone(), &config.dead_letter_queue_url),
         ConsumerOptions::from_config(&config),
     );
+    // One EMF record per invocation on stdout (KX_METRICS_NAMESPACE, `off` to turn it off).
+    let consumer = match kx_events_consumer::metrics::Metrics::from_env() {
+        Some(m) => consumer.with_metrics(m),
+        None => consumer,
+    };
     Ok(match &config.events_queue_url {
         Some(url) => consumer.with_requeue(sqs, url, REQUEUE_DELAY),
         None => consumer,

@@ -67,6 +67,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/0004_query_indexes.sql"),
         adopt: None,
     },
+    Migration {
+        version: "0005",
+        name: "0005_replay_checkpoints.sql",
+        sql: include_str!("../../../migrations/0005_replay_checkpoints.sql"),
+        adopt: None,
+    },
 ];
 
 /// Table that records applied migrations.
@@ -439,7 +445,8 @@ mod tests {
             [
                 "0002_outbox_state.sql",
                 "0003_outbox_index.sql",
-                "0004_query_indexes.sql"
+                "0004_query_indexes.sql",
+                "0005_replay_checkpoints.sql"
             ]
         );
         assert!(checksum_mismatch(&rec).is_none());

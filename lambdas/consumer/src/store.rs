@@ -349,6 +349,12 @@ const CLAIM_STALE_SQL: &str = concat!(
     event_columns!()
 );
 
+const OUTBOX_BACKLOG_SQL: &str = "SELECT count(*) FROM (
+         SELECT 1 FROM events
+         WHERE published_at IS NULL AND publish_failed_at IS NULL
+           AND created_at <= now() - make_interval(secs => $1)
+         LIMIT $2) AS backlog";
+
 const MARK_PUBLISHED_SQL: &str = "UPDATE events SET published_at = now(), publish_lease = NULL
      WHERE event_id = ANY($1) AND published_at IS NULL";
 
@@ -806,6 +812,24 @@ impl Store {
             .await
     }
 
+    /// Counts the unpublished rows (not rejected) created more than `min_age` ago, stopping at
+    /// `cap`: a read of the outbox's partial index, cheap enough for every invocation.
+    pub async fn outbox_backlog(&self, min_age: Duration, cap: u64) -> Result<u64, StoreError> {
+        let (age, cap) = (min_age.as_secs_f64(), cap.min(i64::MAX as u64) as i64);
+        self.run(move |c| {
+            let st = c
+                .statement(OUTBOX_BACKLOG_SQL, &[Type::FLOAT8, Type::INT8])
+                .map_err(StoreError::from_pg)?;
+            let n: i64 = c
+                .client()
+                .query_one(&st, &[&age, &cap])
+                .map_err(StoreError::from_pg)?
+                .get(0);
+            Ok(n.max(0) as u64)
+        })
+        .await
+    }
+
     /// Drops the lease of rows whose put failed, so that the next attempt need not wait for it.
     pub async fn release(&self, event_ids: &[Uuid]) -> Result<u64, StoreError> {
         if event_ids.is_empty() {
@@ -866,7 +890,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Rebuilds the event from a row, as the bus entry's `Detail` shows it: an unresolved parent is
 /// still the event's `previousEventId`.
-fn row_event(r: &postgres::Row) -> TrackedEvent {
+/// The columns of `events` that [`row_event`] reads, for a `SELECT` list.
+pub const EVENT_COLUMNS: &str = event_columns!();
+
+/// The event a row of `events` holds (selected with [`EVENT_COLUMNS`]), as the consumer puts it
+/// on the bus: a child stored without its parent names the parent it came with.
+pub fn row_event(r: &postgres::Row) -> TrackedEvent {
     let previous: Option<Uuid> = r.get("previous_event_id");
     let unresolved: Option<Uuid> = r.get("unresolved_previous_event_id");
     let object = |v: Option<Value>| match v {

@@ -202,3 +202,13 @@ output "query_function_arn" {
   description = "ARN of the query API function."
   value       = module.kx_events.query_function_arn
 }
+
+output "dashboard_name" {
+  description = "The kx-events CloudWatch dashboard."
+  value       = module.kx_events.dashboard_name
+}
+
+output "consumer_metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's metrics."
+  value       = module.kx_events.consumer_metrics_namespace
+}

@@ -89,3 +89,13 @@ output "consumer_db_secret_arn" {
   description = "Secret the consumer logs in with (here the local PostgreSQL's, as db_secret_arn: no application role with an existing database)."
   value       = module.kx_events.consumer_db_secret_arn
 }
+
+output "dashboard_name" {
+  description = "The kx-events CloudWatch dashboard."
+  value       = module.kx_events.dashboard_name
+}
+
+output "consumer_metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's metrics."
+  value       = module.kx_events.consumer_metrics_namespace
+}

@@ -40,6 +40,8 @@ locals {
       EVENT_SOURCE          = var.event_source
       DEAD_LETTER_QUEUE_URL = var.dead_letter_queue_url
       MAX_RECEIVE_COUNT     = tostring(var.max_receive_count)
+      # One CloudWatch Embedded Metric Format record per invocation in the log ("off": none).
+      KX_METRICS_NAMESPACE = var.metrics_namespace
     },
     local.create_app_role ? { KX_MIGRATE = "off" } : {},
     # A valid record on its last receive while the database is unavailable goes back to the queue
@@ -503,6 +505,47 @@ resource "aws_cloudwatch_metric_alarm" "duration" {
   evaluation_periods  = 3
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.timeout * 1000 * var.duration_threshold_percent / 100
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+# Alarms on the consumer's own metrics (Embedded Metric Format records in its log).
+resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
+  count = var.create_alarms && var.metrics_namespace != "off" ? 1 : 0
+
+  alarm_name          = "${var.function_name}-outbox-backlog"
+  alarm_description   = "Stored events wait for the bus longer than the sweep age (bus unreachable, PutEvents throttled or refused by IAM): kx-events keeps them and the sweep puts them; see README \"Operating kx-events\"."
+  namespace           = var.metrics_namespace
+  metric_name         = "OutboxBacklog"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.outbox_backlog_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "publish_failed" {
+  count = var.create_alarms && var.metrics_namespace != "off" ? 1 : 0
+
+  alarm_name          = "${var.function_name}-publish-failed"
+  alarm_description   = "Events were not put on the bus after every retry, or the bus refused them for good (recorded in publish_error): see README \"Operating kx-events\" (kx replay --failed)."
+  namespace           = var.metrics_namespace
+  metric_name         = "PublishFailed"
+  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions

@@ -107,3 +107,23 @@ output "migrate_result" {
   description = "The migrate invocation's JSON result ({applied, alreadyApplied, roles}) of this apply, null when it did not run."
   value       = try(jsondecode(aws_lambda_invocation.migrate[0].result), null)
 }
+
+output "outbox_backlog_alarm_arn" {
+  description = "ARN of the outbox backlog alarm (OutboxBacklog), null without it."
+  value       = try(aws_cloudwatch_metric_alarm.outbox_backlog[0].arn, null)
+}
+
+output "publish_failed_alarm_arn" {
+  description = "ARN of the publish failed alarm (PublishFailed), null without it."
+  value       = try(aws_cloudwatch_metric_alarm.publish_failed[0].arn, null)
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's metrics, \"off\" when it writes none."
+  value       = var.metrics_namespace
+}
+
+output "tracing_mode" {
+  description = "X-Ray tracing mode of the function: Active or PassThrough."
+  value       = aws_lambda_function.this.tracing_config[0].mode
+}

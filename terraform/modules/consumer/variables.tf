@@ -99,9 +99,31 @@ variable "reserved_concurrent_executions" {
 }
 
 variable "tracing_enabled" {
-  description = "X-Ray active tracing."
+  description = "X-Ray active tracing: the consumer's segment joins the producer's trace (each record's AWSTraceHeader), and its PutEvents entries carry it on to the bus."
   type        = bool
   default     = true
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the consumer's Embedded Metric Format records (KX_METRICS_NAMESPACE); \"off\" writes none (and creates no alarm on them)."
+  type        = string
+  default     = "kx-events"
+
+  validation {
+    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && can(regex("^[0-9A-Za-z.\\-_/#:]+$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1..255 characters of letters, digits and . - _ / # :, not starting with AWS/."
+  }
+}
+
+variable "outbox_backlog_threshold" {
+  description = "The outbox backlog alarm fires when more than this many stored events wait for the bus longer than the sweep age, for 15 minutes."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.outbox_backlog_threshold >= 0
+    error_message = "outbox_backlog_threshold must not be negative."
+  }
 }
 
 variable "kms_key_arn" {
