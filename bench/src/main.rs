@@ -3,15 +3,19 @@
 
 use kx_events_bench::aws::Resources;
 use kx_events_bench::db::Server;
+use kx_events_bench::handler::BusKind;
+use kx_events_bench::null_bus::NullBus;
 use kx_events_bench::report::{table, Row, Verdict};
 use kx_events_bench::store::StoreSettings;
-use kx_events_bench::{cold_start, handler, memory, package, producer, query, store, track};
+use kx_events_bench::{
+    cold_start, cost, growth, handler, memory, package, producer, query, store, track,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 const HELP: &str = "\
-kx-bench [OPTIONS] [FIGURE…]   run figures 1–8 and 10 (all by default) and print one table
+kx-bench [OPTIONS] [FIGURE…]   run figures 1–10 (all by default) and print one table
 
   --bootstrap PATH     the consumer's bootstrap binary (figures 3, 6 and 10)
   --query PATH         the query API's binary (figure 10's cold start)
@@ -23,6 +27,8 @@ kx-bench [OPTIONS] [FIGURE…]   run figures 1–8 and 10 (all by default) and p
   --criterion-dir DIR  criterion's output folder (figure 5)
   --json PATH          also write the table's rows as JSON
   BENCH_QUICK=1        short runs (CI): the benchmarks run, the figures are rough
+  BENCH_ROWS=N         rows of figure 1's growth run (default 2,000,000; 20,000 quick)
+  BENCH_BATCH_SIZES=L  figure 2's batch sizes among 10,100,1000 (default all)
 Environment: KX_TEST_DATABASE_URL, AWS_ENDPOINT_URL and credentials (.state/env).";
 
 /// A figure that needs the database server and the AWS resources.
@@ -68,7 +74,7 @@ fn parse_args() -> Result<Args, String> {
             "--criterion-dir" => args.criterion_dir = Some(value()?.into()),
             "--json" => args.json = Some(value()?.into()),
             figure => match figure.parse::<u8>() {
-                Ok(n @ (1..=8 | 10)) => args.figures.push(n),
+                Ok(n @ 1..=10) => args.figures.push(n),
                 _ => return Err(format!("unknown argument {figure:?}\n\n{HELP}")),
             },
         }
@@ -115,6 +121,10 @@ fn main() -> ExitCode {
         };
         let result = server.clone().and_then(|s| store::run(&s, &settings));
         record(1, "store path", result);
+        let result = server
+            .clone()
+            .and_then(|s| growth::rows(quick).and_then(|n| growth::run(&s, n)));
+        record(1, "store growth", result);
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -122,7 +132,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let needs_aws = [2, 3, 6, 10].iter().any(|f| wanted(*f));
+    let needs_aws = [2, 3, 6, 9, 10].iter().any(|f| wanted(*f));
     let resources = match (&server, needs_aws) {
         (Ok(server), true) => Some(runtime.block_on(Resources::create(server))),
         (Err(e), true) => Some(Err(e.clone())),
@@ -143,10 +153,41 @@ fn main() -> ExitCode {
     };
     let bootstrap = bootstrap.as_ref().map_err(Clone::clone);
 
-    if wanted(2) {
-        let batches = if quick { 20 } else { 200 };
-        let result = with(&|s, r| runtime.block_on(handler::run(s, r, 10, batches)));
-        record(2, "handler", result);
+    if wanted(2) || wanted(9) {
+        let null_bus = runtime.block_on(NullBus::start());
+        let measured_cell = std::cell::RefCell::new(Vec::new());
+        // BENCH_BATCH_SIZES=10,100 runs only those sizes (scripts/bench-compare.sh uses 10).
+        let sizes: Option<Vec<usize>> = std::env::var("BENCH_BATCH_SIZES")
+            .ok()
+            .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect());
+        for (batch, full, short) in [(10, 200, 20), (100, 40, 3), (1_000, 8, 1)] {
+            if sizes.as_ref().is_some_and(|s| !s.contains(&batch)) {
+                continue;
+            }
+            let batches = if quick { short } else { full };
+            let mut kinds = vec![BusKind::Moto];
+            if let Ok(null) = &null_bus {
+                kinds.push(BusKind::Null(null.clone()));
+            }
+            for kind in &kinds {
+                let result = with(&|s, r| {
+                    let (rows, m) = runtime.block_on(handler::run(s, r, batch, batches, kind))?;
+                    measured_cell.borrow_mut().push(m);
+                    Ok(rows)
+                });
+                record(2, "handler", result);
+            }
+        }
+        if let Err(e) = null_bus {
+            record(2, "handler, no-op bus", Err(e));
+        }
+        let measured = measured_cell.into_inner();
+        record(2, "batch-size advice", Ok(handler::advice(&measured)));
+        if wanted(9) {
+            let invocations = if quick { 5 } else { 100 };
+            let result = with(&|s, r| runtime.block_on(cost::run(s, r, &measured, invocations)));
+            record(9, "cost", result);
+        }
     }
     if wanted(3) {
         let runs = if quick { 5 } else { 20 };

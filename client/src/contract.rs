@@ -529,7 +529,12 @@ pub(crate) fn parse_uuid(field: &str, s: &str) -> Result<Uuid, ValidationError> 
 }
 
 impl TrackedEvent {
-    /// A new event with a fresh v4 `eventId`, `occurredAt` now, and no optional fields.
+    /// A new event with a fresh `eventId`, `occurredAt` now, and no optional fields.
+    ///
+    /// The id is a UUID v7 (RFC 9562): its first 48 bits are the Unix time in milliseconds, so
+    /// ids made later sort later and a growing table's primary-key and foreign-key indexes take
+    /// them on their right-hand pages instead of random ones. It is still a UUID to every reader
+    /// of the contract; ids of older producers (random v4) are stored and compared the same way.
     pub fn new(
         client_id: impl Into<String>,
         entity_type: impl Into<String>,
@@ -540,7 +545,7 @@ impl TrackedEvent {
             .with_nanosecond(now.nanosecond() / 1_000 * 1_000)
             .unwrap_or(now);
         Self {
-            event_id: Uuid::new_v4(),
+            event_id: Uuid::now_v7(),
             client_id: client_id.into(),
             previous_event_id: None,
             user_id: None,
@@ -984,6 +989,26 @@ mod tests {
         "customField": "customValue"
       }
     }"#;
+
+    #[test]
+    fn new_event_ids_are_time_ordered_v7_and_v4_ids_still_decode() {
+        let ids: Vec<Uuid> = (0..1_000)
+            .map(|_| TrackedEvent::new("client_123", "order", "order_created").event_id)
+            .collect();
+        assert!(ids.iter().all(|id| id.get_version_num() == 7), "{}", ids[0]);
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids made later sort later"
+        );
+        // An older producer's random v4 id is as good an eventId as ever.
+        let v4 = Uuid::new_v4();
+        let body = format!(
+            r#"{{"eventId":"{v4}","clientId":"c","entityType":"order","eventType":"order_created","occurredAt":"2024-01-15T10:30:00.000Z","previousEventId":"{}"}}"#,
+            ids[0]
+        );
+        let e = TrackedEvent::from_json(body.as_bytes()).unwrap();
+        assert_eq!((e.event_id, e.previous_event_id), (v4, Some(ids[0])));
+    }
 
     #[test]
     fn seed_sample_round_trips() {

@@ -470,6 +470,75 @@ async fn claims_are_exclusive_and_published_rows_are_never_claimed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn insert_and_claim_leases_the_rows_it_inserts_and_checks_for_stale_rows() {
+    let db = TestDb::create().await;
+    let store = migrated(&db).await;
+    let other = Store::connect(db.settings.clone()).unwrap();
+    let lease = Duration::from_secs(60);
+    let age = Some(Duration::from_secs(60));
+    let old = Uuid::new_v4();
+    store.insert_events(&[event(old, None)]).await.unwrap();
+
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let items = vec![
+        NewEvent::from(event(a, None)),
+        NewEvent {
+            on_bus: true,
+            ..NewEvent::from(event(b, Some(a)))
+        },
+        NewEvent::from(event(old, None)),
+    ];
+    let out = store.insert_and_claim(&items, lease, age).await.unwrap();
+    // Only the new row that is not on the bus is leased; the stored one is not claimed.
+    assert!(out.is_claimed(&a));
+    assert!(!out.is_claimed(&b) && out.is_published(&b));
+    assert!(!out.is_claimed(&old));
+    assert_eq!(out.status(&old), Some(StoreStatus::AlreadyStored));
+    assert!(other.claim(&[a], lease).await.unwrap().is_empty(), "leased");
+    assert_eq!(other.claim(&[old], lease).await.unwrap().len(), 1);
+    assert_eq!(out.stale, Some(false), "nothing is a minute old");
+
+    // A row unpublished for longer than the age with a free lease: the check says so.
+    store.release(&[old]).await.unwrap();
+    db.execute(&format!(
+        "UPDATE events SET created_at = now() - interval '2 minutes' WHERE event_id = '{old}'"
+    ))
+    .await;
+    let c = Uuid::new_v4();
+    let out = store
+        .insert_and_claim(&[NewEvent::from(event(c, None))], lease, age)
+        .await
+        .unwrap();
+    assert!(out.is_claimed(&c));
+    assert_eq!(out.stale, Some(true));
+    // The same check on a batch whose outside parent is missing (two statements).
+    let (d, missing) = (Uuid::new_v4(), Uuid::new_v4());
+    let out = store
+        .insert_and_claim(&[NewEvent::from(event(d, Some(missing)))], lease, age)
+        .await
+        .unwrap();
+    assert!(matches!(
+        out.status(&d),
+        Some(StoreStatus::WaitingForParent { .. })
+    ));
+    assert_eq!(out.stale, Some(true));
+    // Not asked: no answer, and insert_batch takes no lease.
+    let e = Uuid::new_v4();
+    let out = store
+        .insert_and_claim(&[NewEvent::from(event(e, None))], lease, None)
+        .await
+        .unwrap();
+    assert_eq!(out.stale, None);
+    let f = Uuid::new_v4();
+    let out = store
+        .insert_batch(&[NewEvent::from(event(f, None))])
+        .await
+        .unwrap();
+    assert!(!out.is_claimed(&f) && out.stale.is_none());
+    assert_eq!(other.claim(&[f], lease).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn unknown_fields_and_metadata_round_trip_through_the_row() {
     let db = TestDb::create().await;
     let store = migrated(&db).await;

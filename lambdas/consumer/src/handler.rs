@@ -430,15 +430,23 @@ impl Consumer {
         }
 
         let mut database_ok = true;
+        let mut stale = None;
         if !valid.is_empty() {
             database_ok = self
-                .store_and_publish(&valid, deadline, &mut summary, &mut failures, &mut observed)
+                .store_and_publish(
+                    &valid,
+                    deadline,
+                    &mut summary,
+                    &mut failures,
+                    &mut observed,
+                    &mut stale,
+                )
                 .await;
         }
         if database_ok {
             let batch_ids: Vec<Uuid> = valid.iter().map(|v| v.event.event_id).collect();
             let started = Instant::now();
-            summary.swept = self.sweep(deadline, &batch_ids, &mut observed).await;
+            summary.swept = self.sweep(deadline, &batch_ids, stale, &mut observed).await;
             summary.timings.sweep = started.elapsed();
             if self.metrics.is_some() {
                 observed.outbox_backlog = self.outbox_backlog().await;
@@ -488,6 +496,7 @@ impl Consumer {
         summary: &mut Summary,
         failures: &mut Vec<String>,
         observed: &mut Observed,
+        stale: &mut Option<bool>,
     ) -> bool {
         let max = self.options.max_receive_count;
         let items: Vec<NewEvent> = valid
@@ -499,7 +508,13 @@ impl Consumer {
             })
             .collect();
         let started = Instant::now();
-        let stored = self.store.insert_batch(&items).await;
+        // New rows take their publish lease in the insert itself, and the same statement tells
+        // whether the outbox has stale rows for the sweep.
+        let stale_after = (self.options.sweep_limit > 0).then_some(self.options.sweep_min_age);
+        let stored = self
+            .store
+            .insert_and_claim(&items, self.lease(deadline), stale_after)
+            .await;
         summary.timings.store = started.elapsed();
         let outcome = match stored {
             Ok(o) => o,
@@ -522,6 +537,7 @@ impl Consumer {
                 return false;
             }
         };
+        *stale = outcome.stale;
         if outcome.linked_children > 0 {
             info!(
                 linked = outcome.linked_children,
@@ -585,8 +601,16 @@ impl Consumer {
             .iter()
             .filter_map(|v| Some((v.event.event_id, v.trace_header.clone()?)))
             .collect();
+        // Rows inserted now are leased already and go on the bus as they came; the others (stored
+        // before, not yet published) are claimed first.
+        let (leased, to_claim): (Vec<Uuid>, Vec<Uuid>) =
+            to_publish.iter().partition(|id| outcome.is_claimed(id));
+        let leased: Vec<TrackedEvent> = leased
+            .iter()
+            .filter_map(|id| first_copy.get(id).map(|v| v.event.clone()))
+            .collect();
         let done = self
-            .publish(&to_publish, &traces, deadline, summary, observed)
+            .publish(&to_claim, leased, &traces, deadline, summary, observed)
             .await;
         for v in waiting_on_bus {
             if done.contains(&v.event.event_id) {
@@ -627,28 +651,30 @@ impl Consumer {
             + self.options.lease_grace
     }
 
-    /// Claims, puts and marks `ids`; returns the ids that are now on the bus and marked.
+    /// Claims `ids`, then puts and marks them with `leased` (events whose lease this invocation
+    /// holds already); returns the ids that are now on the bus and marked.
     async fn publish(
         &self,
         ids: &[Uuid],
+        leased: Vec<TrackedEvent>,
         traces: &HashMap<Uuid, String>,
         deadline: Instant,
         summary: &mut Summary,
         observed: &mut Observed,
     ) -> HashSet<Uuid> {
-        if ids.is_empty() {
+        let mut claimed = leased;
+        if !ids.is_empty() {
+            let started = Instant::now();
+            let more = self.store.claim(ids, self.lease(deadline)).await;
+            summary.timings.claim += started.elapsed();
+            match more {
+                Ok(c) => claimed.extend(c),
+                Err(e) => error!(cause = %e, "could not claim stored events for publishing"),
+            }
+        }
+        if claimed.is_empty() {
             return HashSet::new();
         }
-        let started = Instant::now();
-        let claimed = self.store.claim(ids, self.lease(deadline)).await;
-        summary.timings.claim += started.elapsed();
-        let claimed = match claimed {
-            Ok(c) => c,
-            Err(e) => {
-                error!(cause = %e, "could not claim stored events for publishing");
-                return HashSet::new();
-            }
-        };
         let (done, rejected) = self
             .put_and_mark(&claimed, traces, deadline, &mut summary.timings, observed)
             .await;
@@ -657,11 +683,13 @@ impl Consumer {
         done
     }
 
-    /// Puts `claimed` on the bus, a chunk at a time, and marks each chunk as soon as it is put
-    /// (a batch that runs out of time never puts again what it already put); records permanent
-    /// rejections on their rows. Returns the ids that need nothing more from the bus (put and
-    /// marked, or rejected and recorded) and how many were rejected. Adds its time to
-    /// `timings.put_events` and `timings.mark`.
+    /// Puts `claimed` on the bus, a chunk at a time, and marks what is put as soon as it is put
+    /// (a batch that runs out of time never puts again what it already put): a mark runs beside
+    /// the next `PutEvents`, and the chunks put while it runs are marked together by the next
+    /// one, so a fast bus costs fewer statements than chunks. Records permanent rejections on
+    /// their rows. Returns the ids that need nothing more from the bus (put and marked, or
+    /// rejected and recorded) and how many were rejected. Adds its time to
+    /// `timings.put_events` and `timings.mark` (the time spent waiting for marks).
     async fn put_and_mark(
         &self,
         claimed: &[TrackedEvent],
@@ -676,6 +704,20 @@ impl Consumer {
         };
         let mut done = HashSet::new();
         let mut rejected_count = 0;
+        // The mark in flight (a task: it runs while the next chunk is put) and what it marks.
+        let mut marking: Option<(tokio::task::JoinHandle<bool>, Vec<Uuid>)> = None;
+        // Put on the bus, not yet being marked.
+        let mut put: Vec<Uuid> = Vec::new();
+        let hard = deadline + self.options.deadline_margin / 2;
+        let start_mark = |ids: Vec<Uuid>| {
+            let store = self.store.clone();
+            let marked = ids.clone();
+            let task = tokio::spawn(crate::store::with_deadline(
+                hard,
+                mark_published(store, ids, deadline),
+            ));
+            (task, marked)
+        };
         for (i, chunk) in claimed.chunks(MAX_ENTRIES_PER_PUT).enumerate() {
             if Instant::now() >= deadline {
                 let rest: Vec<Uuid> = claimed[i * MAX_ENTRIES_PER_PUT..]
@@ -744,28 +786,29 @@ impl Consumer {
                     }
                 }
             }
-            if !report.published.is_empty() {
-                let mut attempt = 0;
-                loop {
-                    match self.store.mark_published(&report.published).await {
-                        Ok(_) => {
-                            done.extend(report.published.iter().copied());
-                            break;
-                        }
-                        Err(e) if attempt < 2 && Instant::now() < deadline => {
-                            warn!(cause = %e, "could not mark published events; retrying");
-                            attempt += 1;
-                            tokio::time::sleep(Duration::from_millis(200)).await;
-                        }
-                        Err(e) => {
-                            error!(cause = %e, events = report.published.len(), "events are on the bus but could not be marked published; they may be put again (at-least-once)");
-                            break;
-                        }
+            put.extend(report.published);
+            if marking.as_ref().is_none_or(|(task, _)| task.is_finished()) {
+                if let Some((task, ids)) = marking.take() {
+                    if task.await.unwrap_or(false) {
+                        done.extend(ids);
                     }
+                }
+                if !put.is_empty() {
+                    marking = Some(start_mark(std::mem::take(&mut put)));
                 }
             }
             timings.mark += started.elapsed();
         }
+        let started = Instant::now();
+        if let Some((task, ids)) = marking.take() {
+            if task.await.unwrap_or(false) {
+                done.extend(ids);
+            }
+        }
+        if !put.is_empty() && mark_published(self.store.clone(), put.clone(), deadline).await {
+            done.extend(put);
+        }
+        timings.mark += started.elapsed();
         (done, rejected_count)
     }
 
@@ -811,12 +854,22 @@ impl Consumer {
         }
     }
 
-    /// Publishes a bounded number of stale unpublished rows of earlier batches.
-    async fn sweep(&self, deadline: Instant, exclude: &[Uuid], observed: &mut Observed) -> usize {
+    /// Publishes a bounded number of stale unpublished rows of earlier batches. `stale` is the
+    /// batch statement's check (`Some(false)`: nothing stale then, no claim statement).
+    async fn sweep(
+        &self,
+        deadline: Instant,
+        exclude: &[Uuid],
+        stale: Option<bool>,
+        observed: &mut Observed,
+    ) -> usize {
         if self.options.sweep_limit == 0 || Instant::now() >= deadline {
             return 0;
         }
         self.link_orphans().await;
+        if stale == Some(false) {
+            return 0;
+        }
         let claimed = match self
             .store
             .claim_stale(
@@ -853,5 +906,25 @@ impl Consumer {
             "outbox sweep"
         );
         n
+    }
+}
+
+/// Marks `ids` published, trying twice more (200 ms apart) while before `deadline`; whether it
+/// worked.
+async fn mark_published(store: Store, ids: Vec<Uuid>, deadline: Instant) -> bool {
+    let mut attempt = 0;
+    loop {
+        match store.mark_published(&ids).await {
+            Ok(_) => return true,
+            Err(e) if attempt < 2 && Instant::now() < deadline => {
+                warn!(cause = %e, "could not mark published events; retrying");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                error!(cause = %e, events = ids.len(), "events are on the bus but could not be marked published; they may be put again (at-least-once)");
+                return false;
+            }
+        }
     }
 }

@@ -231,8 +231,13 @@ pub struct InsertOutcome {
     statuses: HashMap<Uuid, StoreStatus>,
     published: HashSet<Uuid>,
     differs: HashSet<Uuid>,
+    claimed: HashSet<Uuid>,
     /// Rows stored earlier without their parent that were linked to a parent inserted now.
     pub linked_children: u64,
+    /// Whether the outbox had stale rows (what [`Store::claim_stale`] would claim, `exclude`
+    /// aside) when the batch statement ran; `None` when it was not asked
+    /// ([`Store::insert_and_claim`] with no `stale_after`) or no statement ran.
+    pub stale: Option<bool>,
 }
 
 impl InsertOutcome {
@@ -251,6 +256,13 @@ impl InsertOutcome {
     /// `eventId` reused for another event): the first copy is kept.
     pub fn differs(&self, event_id: &Uuid) -> bool {
         self.differs.contains(event_id)
+    }
+
+    /// Whether this call inserted the row with a publish lease for the caller
+    /// ([`Store::insert_and_claim`]): the caller puts it on the bus as it sent it, with no
+    /// [`Store::claim`].
+    pub fn is_claimed(&self, event_id: &Uuid) -> bool {
+        self.claimed.contains(event_id)
     }
 
     /// Number of new rows.
@@ -698,8 +710,11 @@ impl Store {
         &self,
         events: &[TrackedEvent],
     ) -> Result<InsertOutcome, StoreError> {
-        self.insert_owned(events.iter().cloned().map(NewEvent::from).collect())
-            .await
+        self.insert_owned(
+            events.iter().cloned().map(NewEvent::from).collect(),
+            Claim::default(),
+        )
+        .await
     }
 
     /// Stores a batch with ONE `INSERT … SELECT FROM unnest(…) ON CONFLICT (event_id) DO NOTHING`,
@@ -717,10 +732,33 @@ impl Store {
     ///
     /// Duplicate event ids inside the batch are stored once (the first one's content).
     pub async fn insert_batch(&self, items: &[NewEvent]) -> Result<InsertOutcome, StoreError> {
-        self.insert_owned(items.to_vec()).await
+        self.insert_owned(items.to_vec(), Claim::default()).await
     }
 
-    async fn insert_owned(&self, items: Vec<NewEvent>) -> Result<InsertOutcome, StoreError> {
+    /// [`Store::insert_batch`] that also takes the publish lease of every row it inserts (not
+    /// `on_bus`) for `lease`, in the same statement ([`InsertOutcome::is_claimed`]): a batch of
+    /// new events costs one statement before `PutEvents` and [`Store::mark_published`] after.
+    /// Rows that existed before are not claimed ([`Store::claim`] them). With `stale_after`, the
+    /// same statement also checks whether the outbox has rows unpublished for that long with a
+    /// free or expired lease ([`InsertOutcome::stale`]), so that the sweep runs only then.
+    pub async fn insert_and_claim(
+        &self,
+        items: &[NewEvent],
+        lease: Duration,
+        stale_after: Option<Duration>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let claim = Claim {
+            lease: Some(lease.as_secs_f64()),
+            stale_after: stale_after.map(|d| d.as_secs_f64()),
+        };
+        self.insert_owned(items.to_vec(), claim).await
+    }
+
+    async fn insert_owned(
+        &self,
+        items: Vec<NewEvent>,
+        claim: Claim,
+    ) -> Result<InsertOutcome, StoreError> {
         self.ensure_migrated().await?;
         let mut seen: HashMap<Uuid, usize> = HashMap::with_capacity(items.len());
         let mut unique: Vec<NewEvent> = Vec::with_capacity(items.len());
@@ -740,7 +778,7 @@ impl Store {
             return Ok(InsertOutcome::default());
         }
         let unique = Arc::new(unique);
-        self.run(move |c| insert_tx(c, &unique).map_err(StoreError::from_pg))
+        self.run(move |c| insert_tx(c, &unique, claim).map_err(StoreError::from_pg))
             .await
     }
 
@@ -983,11 +1021,16 @@ fn decide(
 /// nothing unless every one of them exists, and then returns which do (so that the caller can
 /// decide again without another lookup).
 ///
-/// Rows: `(event_id, kind, flag, linked)` with kind 0 = inserted now, 1 = batch event that existed
-/// before (flag: needs nothing from the bus; linked: 1 when the stored copy differs from this
-/// one), 3 = outside parent that exists (only when one is missing; flag
-/// unused), 2 = one row: flag = whether the insert ran (all of `$17` exist), linked = number of
-/// linked children.
+/// `$18` (seconds, or NULL): the rows it inserts (not `on_bus`) take the publish lease for the
+/// caller, so that no claim statement follows. `$19` (seconds, or NULL): the cheap check of the
+/// sweep, whether the outbox has rows unpublished that long with a free lease (an index range of
+/// the small partial outbox index).
+///
+/// Rows: `(event_id, kind, flag, linked, stale)` with kind 0 = inserted now (flag: inserted with
+/// the lease of `$18`), 1 = batch event that existed before (flag: needs nothing from the bus;
+/// linked: 1 when the stored copy differs from this one), 3 = outside parent that exists (only
+/// when one is missing; flag unused), 2 = one row: flag = whether the insert ran (all of `$17`
+/// exist), linked = number of linked children, stale = the answer of `$19`'s check.
 const INSERT_SQL: &str = "WITH t AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[],
@@ -1001,15 +1044,17 @@ const INSERT_SQL: &str = "WITH t AS (
      ins AS (
          INSERT INTO events (event_id, client_id, previous_event_id, user_id, entity_id,
              entity_type, event_type, source, campaign_id, points_awarded, session_id,
-             occurred_at, metadata, extra_fields, unresolved_previous_event_id, published_at)
+             occurred_at, metadata, extra_fields, unresolved_previous_event_id, published_at,
+             publish_lease)
          SELECT t.event_id, t.client_id, t.previous_event_id, t.user_id, t.entity_id,
              t.entity_type, t.event_type, t.source, t.campaign_id, t.points_awarded,
              t.session_id, t.occurred_at, t.metadata, t.extra_fields,
-             t.unresolved_previous_event_id, CASE WHEN t.on_bus THEN now() END
+             t.unresolved_previous_event_id, CASE WHEN t.on_bus THEN now() END,
+             CASE WHEN NOT t.on_bus THEN now() + make_interval(secs => $18::float8) END
          FROM t
          WHERE (SELECT ok FROM go)
          ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id),
+         RETURNING event_id, publish_lease IS NOT NULL AS leased),
      link AS (
          UPDATE events
          SET previous_event_id = unresolved_previous_event_id,
@@ -1029,7 +1074,7 @@ const INSERT_SQL: &str = "WITH t AS (
                FROM up WHERE up.id IS NOT NULL AND up.depth < 1000)
              SELECT 1 FROM up WHERE up.id = events.event_id)
          RETURNING 1)
-     SELECT event_id, 0 AS kind, false AS flag, 0::int8 AS linked FROM ins
+     SELECT event_id, 0 AS kind, leased AS flag, 0::int8 AS linked, NULL::bool AS stale FROM ins
      UNION ALL
      SELECT e.event_id, 1, e.published_at IS NOT NULL OR e.publish_failed_at IS NOT NULL,
             CASE WHEN (e.client_id, coalesce(e.previous_event_id, e.unresolved_previous_event_id),
@@ -1039,17 +1084,24 @@ const INSERT_SQL: &str = "WITH t AS (
                       (t.client_id, coalesce(t.previous_event_id, t.unresolved_previous_event_id),
                        t.user_id, t.entity_id, t.entity_type, t.event_type, t.source,
                        t.campaign_id, t.points_awarded, t.session_id, t.occurred_at, t.metadata)
-                 THEN 1 ELSE 0 END::int8
+                 THEN 1 ELSE 0 END::int8,
+            NULL
      FROM events e JOIN t USING (event_id)
      WHERE e.event_id = ANY($1::uuid[])
        AND (SELECT count(*) FROM ins) < cardinality($1::uuid[])
      UNION ALL
-     SELECT event_id, 3, false, 0 FROM events
+     SELECT event_id, 3, false, 0, NULL FROM events
      WHERE event_id = ANY($17::uuid[]) AND NOT (SELECT ok FROM go)
      UNION ALL
-     SELECT NULL, 2, (SELECT ok FROM go), count(*) FROM link";
+     SELECT NULL, 2, (SELECT ok FROM go), count(*),
+            CASE WHEN $19::float8 IS NOT NULL THEN EXISTS (
+              SELECT 1 FROM events
+              WHERE published_at IS NULL AND publish_failed_at IS NULL
+                AND created_at <= now() - make_interval(secs => $19::float8)
+                AND (publish_lease IS NULL OR publish_lease < now())) END
+     FROM link";
 
-const INSERT_TYPES: [Type; 17] = [
+const INSERT_TYPES: [Type; 19] = [
     Type::UUID_ARRAY,
     Type::TEXT_ARRAY,
     Type::UUID_ARRAY,
@@ -1067,6 +1119,8 @@ const INSERT_TYPES: [Type; 17] = [
     Type::UUID_ARRAY,
     Type::BOOL_ARRAY,
     Type::UUID_ARRAY,
+    Type::FLOAT8,
+    Type::FLOAT8,
 ];
 
 /// What one run of [`INSERT_SQL`] reported.
@@ -1080,6 +1134,18 @@ struct Ran {
     /// Rows that existed with a different content than this batch's copy.
     differs: HashSet<Uuid>,
     linked: u64,
+    /// Rows inserted with the caller's lease.
+    claimed: HashSet<Uuid>,
+    /// The stale check's answer (`None` when not asked).
+    stale: Option<bool>,
+}
+
+/// What [`INSERT_SQL`] does beyond the insert: `lease` (seconds) takes the publish lease of the
+/// rows it inserts; `stale_after` (seconds) checks the outbox for stale rows. `None`: neither.
+#[derive(Debug, Clone, Copy, Default)]
+struct Claim {
+    lease: Option<f64>,
+    stale_after: Option<f64>,
 }
 
 /// Stores the batch in as few round trips as possible, all autocommit (no explicit transaction):
@@ -1102,7 +1168,11 @@ struct Ran {
 ///   updates them then).
 ///
 /// Statements are prepared once per pooled connection (see `pool`).
-fn insert_tx(c: &mut Conn, items: &[NewEvent]) -> Result<InsertOutcome, postgres::Error> {
+fn insert_tx(
+    c: &mut Conn,
+    items: &[NewEvent],
+    claim: Claim,
+) -> Result<InsertOutcome, postgres::Error> {
     let mut out = InsertOutcome::default();
     let batch_ids: HashSet<Uuid> = items.iter().map(|i| i.event.event_id).collect();
     let mut outside: Vec<Uuid> = items
@@ -1116,10 +1186,11 @@ fn insert_tx(c: &mut Conn, items: &[NewEvent]) -> Result<InsertOutcome, postgres
     let (optimistic, optimistic_undecided) = decide(items, all, outside.iter().copied().collect());
     let mut existing: Option<HashMap<Uuid, bool>> = None;
     if optimistic_undecided.is_empty() && optimistic.iter().all(|&(_, m)| m.is_none()) {
-        let ran = run_insert(c, items, &optimistic, &outside)?;
+        let ran = run_insert(c, items, &optimistic, &outside, claim)?;
         if ran.ok {
             return finish(c, items, out, &optimistic, ran);
         }
+        out.stale = ran.stale;
         existing = Some(ran.existing);
     }
     // Decide on what is stored.
@@ -1156,9 +1227,12 @@ fn insert_tx(c: &mut Conn, items: &[NewEvent]) -> Result<InsertOutcome, postgres
         );
     }
     let mut ran = if accepted.is_empty() {
-        Ran::default()
+        Ran {
+            stale: out.stale,
+            ..Ran::default()
+        }
     } else {
-        run_insert(c, items, &accepted, &[])?
+        run_insert(c, items, &accepted, &[], claim)?
     };
     for (id, published) in existing {
         ran.existing.entry(id).or_insert(published);
@@ -1225,6 +1299,7 @@ fn run_insert(
     items: &[NewEvent],
     accepted: &[(usize, Option<Uuid>)],
     check: &[Uuid],
+    claim: Claim,
 ) -> Result<Ran, postgres::Error> {
     // A consistent row order keeps concurrent inserts of overlapping batches from deadlocking.
     let mut accepted = accepted.to_vec();
@@ -1295,6 +1370,8 @@ fn run_insert(
             &unresolved,
             &on_bus,
             &check,
+            &claim.lease,
+            &claim.stale_after,
         ],
     )?;
     let mut ran = Ran::default();
@@ -1302,6 +1379,9 @@ fn run_insert(
         match r.get::<_, i32>(1) {
             0 => {
                 ran.inserted.insert(r.get(0));
+                if r.get::<_, bool>(2) {
+                    ran.claimed.insert(r.get(0));
+                }
             }
             1 => {
                 ran.existing.insert(r.get(0), r.get(2));
@@ -1315,6 +1395,7 @@ fn run_insert(
             _ => {
                 ran.ok = r.get(2);
                 ran.linked = r.get::<_, i64>(3).max(0) as u64;
+                ran.stale = r.get(4);
             }
         }
     }
@@ -1334,9 +1415,13 @@ fn finish(
         existing,
         linked,
         differs,
+        claimed,
+        stale,
         ..
     } = ran;
     out.differs = differs;
+    out.claimed = claimed;
+    out.stale = stale;
     // A child stored unlinked whose parent was inserted by the same statement was linked to it
     // at once: it keeps its `InsertedUnlinked` status and counts as a linked child, as if stored
     // unlinked and linked by the late-parent update (which only sees rows that existed before
