@@ -128,9 +128,7 @@ impl QueryApi {
             Route::ListEvents => {
                 let request = kxq::EventsRequest::from_query_pairs(&params)?;
                 let page = self.read(move |c| kxq::events(c, &request)).await?;
-                let mut body = serde_json::to_value(&page).map_err(ApiError::internal)?;
-                body["success"] = json!(true);
-                Ok(respond::json(200, &body))
+                respond::success_with(&page)
             }
             Route::Event(id) => {
                 let fields = only_fields(&params)?;
@@ -157,11 +155,7 @@ impl QueryApi {
                     })
                     .await?;
                 match found {
-                    Some(chain) => {
-                        let mut body = serde_json::to_value(&chain).map_err(ApiError::internal)?;
-                        body["success"] = json!(true);
-                        Ok(respond::json(200, &body))
-                    }
+                    Some(chain) => respond::success_with(&chain),
                     None => Err(ApiError::not_found(format!("no event {id}"))),
                 }
             }

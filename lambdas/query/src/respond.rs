@@ -158,3 +158,18 @@ pub(crate) fn json(status: u16, body: &Value) -> Response<Body> {
         .body(Body::from(body.to_string()))
         .expect("valid response")
 }
+
+/// A 200 whose body is `{"success": true, …}` followed by the fields of `value` (a JSON object),
+/// serialised once, straight to text.
+pub(crate) fn success_with(value: &impl serde::Serialize) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(value).map_err(ApiError::internal)?;
+    let fields = text
+        .strip_prefix('{')
+        .filter(|rest| rest.len() > 1)
+        .ok_or_else(|| ApiError::internal("the answer is not a non-empty JSON object"))?;
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from(format!("{{\"success\":true,{fields}")))
+        .expect("valid response"))
+}
