@@ -17,20 +17,8 @@ impl<T, E: std::error::Error> Context<T> for Result<T, E> {
     }
 }
 
-/// An error and its sources, `: `-separated (`postgres::Error` alone says only "db error").
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let more = e.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = e.source();
-    }
-    text
-}
+/// An error and its sources on one line (`postgres::Error` alone says only "db error").
+pub use kx_events::error_chain as chain;
 
 /// The server the benchmarks use: `KX_TEST_DATABASE_URL` from `.state/env`, a superuser over TCP.
 #[derive(Debug, Clone)]

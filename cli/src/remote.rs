@@ -123,7 +123,7 @@ impl Api {
         let response = tokio::time::timeout(TIMEOUT, client.request(request))
             .await
             .map_err(|_| unreachable(format!("no answer within {} s", TIMEOUT.as_secs())))?
-            .map_err(|e| unreachable(error_chain(&e)))?;
+            .map_err(|e| unreachable(kx_events::error_chain(&e)))?;
         let status = response.status().as_u16();
         let body = response
             .into_body()
@@ -165,17 +165,6 @@ fn region_of(host: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -127,14 +127,7 @@ fn sqs_requests_per_1000(rt: &tokio::runtime::Runtime, counter: &Arc<Mutex<u64>>
         return;
     };
     let queue_url = rt.block_on(async {
-        use aws_smithy_http_client::tls;
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https)
+        let sdk = kx_events::aws::config_loader()
             .endpoint_url(&endpoint)
             .load()
             .await;

@@ -106,6 +106,8 @@
 // Everything but the contract is the producer side, behind the default `producer` feature: the
 // consumer depends on this crate with `default-features = false` for the contract alone, which
 // keeps the Lambda runtime extension and its dependencies out of the consumer's zip.
+#[cfg(feature = "aws")]
+pub mod aws;
 #[cfg(feature = "producer")]
 mod builder;
 #[cfg(feature = "producer")]
@@ -113,6 +115,7 @@ mod config;
 #[cfg(feature = "producer")]
 mod context;
 mod contract;
+mod error_chain;
 #[cfg(feature = "producer")]
 mod http_request;
 #[cfg(feature = "producer")]
@@ -135,6 +138,7 @@ pub use contract::{
     FIELD_NAMES, MAX_ID_CHARS, MAX_METADATA_BYTES, MAX_SOURCE_CHARS, MAX_TYPE_CHARS,
     ON_BUS_ATTRIBUTE,
 };
+pub use error_chain::error_chain;
 #[cfg(feature = "lambda-http")]
 pub use lambda::run_http;
 #[cfg(feature = "producer")]

@@ -457,16 +457,8 @@ impl Clients {
         let sdk = match &config.sdk_config {
             Some(sdk) => sdk.clone(),
             None => {
-                use aws_smithy_http_client::tls;
                 // rustls with ring only (no aws-lc, no legacy hyper).
-                let https = aws_smithy_http_client::Builder::new()
-                    .tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https();
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .http_client(https)
-                    .timeout_config(default_timeouts());
+                let mut loader = crate::aws::config_loader().timeout_config(default_timeouts());
                 if let Some(url) = &config.endpoint_url {
                     loader = loader.endpoint_url(url);
                 }

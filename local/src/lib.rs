@@ -75,12 +75,5 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The AWS SDK configuration the runner (and the tests) use: the SDK's own resolution
 /// (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials chain) with one HTTPS stack, rustls + ring.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client)
-        .load()
-        .await
+    kx_events::aws::sdk_config().await
 }

@@ -670,12 +670,8 @@ fn record_size(message: &Message) -> usize {
 }
 
 fn aws_error(operation: &'static str, error: impl std::error::Error) -> Error {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+    Error::Aws {
+        operation,
+        message: kx_events::error_chain(&error),
     }
-    Error::Aws { operation, message }
 }

@@ -25,16 +25,7 @@ pub fn endpoint() -> String {
 /// the same rustls/ring HTTPS client as the crate.
 pub async fn sdk() -> aws_config::SdkConfig {
     endpoint();
-    use aws_smithy_http_client::tls;
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await
+    kx_events::aws::sdk_config().await
 }
 
 pub fn unique(prefix: &str) -> String {

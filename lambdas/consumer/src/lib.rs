@@ -36,7 +36,6 @@
 //! that can never be valid go to the DLQ, sent by the consumer with their reason.
 #![warn(missing_docs)]
 
-mod aws;
 mod bus;
 mod config;
 pub mod deploy;
@@ -51,7 +50,6 @@ mod settings;
 mod store;
 pub(crate) mod tls;
 
-pub use aws::sdk_config;
 pub use bus::{
     unpublishable, Bus, EntryExtras, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES,
     TRANSIENT_ENTRY_ERRORS, UNPUBLISHABLE,
@@ -66,6 +64,7 @@ pub use handler::{
     TRACE_HEADER_ATTRIBUTE,
 };
 pub use init_error::report_init_error;
+pub use kx_events::aws::sdk_config;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
 pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
 pub use store::{

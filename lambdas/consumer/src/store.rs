@@ -121,22 +121,8 @@ impl StoreError {
                 message: db.message().to_owned(),
             };
         }
-        StoreError::ConnectionLost(one_line(&e))
+        StoreError::ConnectionLost(kx_events::error_chain(&e))
     }
-}
-
-fn one_line(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s.replace('\n', " ")
 }
 
 /// Why opening a connection failed.
@@ -160,7 +146,7 @@ impl r2d2::HandleError<postgres::Error> for RecordConnectError {
         let code = error.code().cloned();
         let text = match error.as_db_error() {
             Some(db) => format!("{}: {}", db.code().code(), db.message()),
-            None => one_line(&error),
+            None => kx_events::error_chain(&error),
         };
         tracing::debug!(error = %text, "database connection attempt failed");
         let failure = if tls::is_certificate_error(&error) {
