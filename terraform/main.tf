@@ -250,7 +250,7 @@ module "consumer" {
 }
 
 locals {
-  # What a producer Lambda needs, so nobody writes it by hand as the seed made them do.
+  # What a producer Lambda needs, so nobody writes it by hand as the CDK EventTrackingStack made them do.
   producer_environment = {
     EVENTS_QUEUE_URL = local.queue_url
     EVENT_BUS_NAME   = local.event_bus_name_effective

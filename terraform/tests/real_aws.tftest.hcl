@@ -1,4 +1,4 @@
-# Issue 12: what the mock provider and moto let through but real AWS rejects or mishandles, one
+# What the mock provider and moto let through but real AWS rejects or mishandles, one
 # run (or more) per defect. The real provider's own validation runs in scripts/terraform-checks.sh
 # plan-offline (every example and tests/offline/max_names, offline).
 
@@ -69,9 +69,8 @@ run "d1_subscription_on_another_accounts_bus_by_arn" {
 
 run "d1_bad_subscriber_account" {
   command = plan
-  module { source = "./modules/bus" }
-  variables { subscriber_account_ids = ["12345"] }
-  expect_failures = [var.subscriber_account_ids]
+  variables { bus_subscriber_account_ids = ["12345"] }
+  expect_failures = [var.bus_subscriber_account_ids]
 }
 
 # 3. Derived names within every resource's limits, inputs validated against the charset.
@@ -275,28 +274,28 @@ run "d8_migrate_function_least_privilege" {
   }
 
   assert {
-    condition = { for s in jsondecode(aws_iam_role_policy.migrate[0].policy).Statement : s.Sid => { actions = s.Action, resources = s.Resource } } == {
+    condition = { for s in jsondecode(module.migrate[0].role_policy_json).Statement : s.Sid => { actions = s.Action, resources = s.Resource } } == {
       ReadOwnerAndApplicationSecrets = { actions = ["secretsmanager:GetSecretValue"], resources = [var.db_secret_arn, aws_secretsmanager_secret.app_role[0].arn] }
       WriteApplicationRoleSecret     = { actions = ["secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret"], resources = [aws_secretsmanager_secret.app_role[0].arn] }
-      WriteOwnLogs                   = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${aws_cloudwatch_log_group.migrate[0].arn}:*"] }
+      WriteOwnLogs                   = { actions = ["logs:CreateLogStream", "logs:PutLogEvents"], resources = ["${module.migrate[0].log_group_arn}:*"] }
       UseSecretKeys                  = { actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = ["arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"] }
     }
     error_message = "The migrate role reads the master and application secrets, writes only the latter, and uses the secrets' key."
   }
   assert {
-    condition     = length(aws_iam_role_policy.migrate_vpc_access) == 1 && aws_lambda_function.migrate[0].environment[0].variables.KX_MODE == "migrate" && aws_lambda_function.migrate[0].source_code_hash == aws_lambda_function.this.source_code_hash
+    condition     = module.migrate[0].vpc_access_policy_json != null && module.migrate[0].function.environment[0].variables.KX_MODE == "migrate" && module.migrate[0].function.source_code_hash == module.function.function.source_code_hash
     error_message = "The migrate function is the same package in migrate mode, in the VPC with the ENI policy."
   }
   assert {
-    condition     = aws_lambda_invocation.migrate[0].input == "{}" && aws_lambda_invocation.migrate[0].triggers.package == aws_lambda_function.this.source_code_hash && aws_lambda_invocation.migrate[0].function_name == aws_lambda_function.migrate[0].function_name
+    condition     = aws_lambda_invocation.migrate[0].input == "{}" && aws_lambda_invocation.migrate[0].triggers.package == module.function.function.source_code_hash && aws_lambda_invocation.migrate[0].function_name == module.migrate[0].function.function_name
     error_message = "terraform apply invokes the migrate function with {}, again when the package changes."
   }
   assert {
-    condition     = aws_secretsmanager_secret.app_role[0].kms_key_id == var.app_role_secret_kms_key_id && aws_lambda_function.this.environment[0].variables.DB_SECRET_ARN == aws_secretsmanager_secret.app_role[0].arn && aws_lambda_function.this.environment[0].variables.KX_MIGRATE == "off"
+    condition     = aws_secretsmanager_secret.app_role[0].kms_key_id == var.app_role_secret_kms_key_id && module.function.function.environment[0].variables.DB_SECRET_ARN == aws_secretsmanager_secret.app_role[0].arn && module.function.function.environment[0].variables.KX_MIGRATE == "off"
     error_message = "The consumer reads the application role's secret (encrypted like the master's) and never migrates."
   }
   assert {
-    condition     = [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Resource if s.Sid == "UseCustomerManagedKeys"][0] == [var.app_role_secret_kms_key_id]
+    condition     = [for s in jsondecode(module.function.role_policy_json).Statement : s.Resource if s.Sid == "UseCustomerManagedKeys"][0] == [var.app_role_secret_kms_key_id]
     error_message = "The consumer is granted its secret's key."
   }
   assert {

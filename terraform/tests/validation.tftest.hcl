@@ -174,3 +174,81 @@ run "sweep_schedule_unclosed" {
   variables { consumer_sweep_schedule_expression = "rate(5 minutes" }
   expect_failures = [var.consumer_sweep_schedule_expression]
 }
+
+# Rules the root module holds for its building blocks (modules/network, modules/queue,
+# modules/database), which no longer repeat them.
+run "vpc_id_not_a_vpc_id" {
+  command = plan
+  variables {
+    create_vpc         = false
+    vpc_id             = "my-vpc"
+    private_subnet_ids = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+  }
+  expect_failures = [var.vpc_id]
+}
+
+run "private_subnet_ids_not_subnet_ids" {
+  command = plan
+  variables {
+    create_vpc         = false
+    vpc_id             = "vpc-0123456789abcdef0"
+    private_subnet_ids = ["subnet-0aaaaaaaaaaaaaaaa", "10.0.1.0/24"]
+  }
+  expect_failures = [var.private_subnet_ids]
+}
+
+run "vpc_endpoint_service_not_a_name" {
+  command = plan
+  variables {
+    vpc_create_endpoints  = true
+    vpc_endpoint_services = ["com.amazonaws.us-east-1.sqs", "Secrets Manager"]
+  }
+  expect_failures = [var.vpc_endpoint_services]
+}
+
+run "queue_policy_statement_not_sqs" {
+  command = plan
+  variables {
+    queue_policy_statements = [{
+      sid                   = "AllowTopic"
+      principal_type        = "Service"
+      principal_identifiers = ["sns.amazonaws.com"]
+      actions               = ["sns:Publish"]
+    }]
+  }
+  expect_failures = [var.queue_policy_statements]
+}
+
+run "queue_policy_statements_ignored_without_the_queue" {
+  command = plan
+  variables {
+    create_queue          = false
+    queue_arn             = "arn:aws:sqs:us-east-1:123456789012:q"
+    queue_url             = "https://sqs.us-east-1.amazonaws.com/123456789012/q"
+    dead_letter_queue_arn = "arn:aws:sqs:us-east-1:123456789012:dlq"
+    dead_letter_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"
+    queue_policy_statements = [{
+      sid                   = "Not checked"
+      principal_type        = "Service"
+      principal_identifiers = ["sns.amazonaws.com"]
+      actions               = ["sns:Publish"]
+    }]
+  }
+}
+
+run "instance_class_with_hyphen_refused_for_the_created_instance" {
+  command = plan
+  variables { db_instance_class = "db.t4g-x.micro" }
+  expect_failures = [var.db_instance_class]
+}
+
+run "instance_class_with_hyphen_accepted_for_an_existing_database" {
+  command = plan
+  variables {
+    create_database    = false
+    db_host            = "db.example"
+    db_secret_arn      = "arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf"
+    db_instance_class  = "db.t4g-x.micro"
+    db_max_connections = 100
+  }
+}

@@ -24,7 +24,7 @@ output "db_instance_identifier" {
 }
 
 output "db_instance_endpoint" {
-  description = "Host name of the database (without the port, as the seed's DbEndpoint): the created instance's address or db_host."
+  description = "Host name of the database (without the port, as the CDK stack's DbEndpoint): the created instance's address or db_host."
   value       = module.kx_events.db_instance_endpoint
 }
 

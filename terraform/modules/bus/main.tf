@@ -100,9 +100,9 @@ resource "aws_cloudwatch_event_bus_policy" "this" {
   policy         = data.aws_iam_policy_document.bus[0].json
 }
 
-# Service discovery as in the seed: other teams find the bus by service name.
+# Service discovery as in the TypeScript system: other teams find the bus by service name.
 resource "aws_ssm_parameter" "arn" {
-  #checkov:skip=CKV2_AWS_34:Holds the bus ARN for discovery, not a secret; the seed's consumers read it as a plain String.
+  #checkov:skip=CKV2_AWS_34:Holds the bus ARN for discovery, not a secret; the TypeScript system's consumers read it as a plain String.
   count = var.create_ssm_parameters ? 1 : 0
 
   name        = local.ssm_arn_name
@@ -115,7 +115,7 @@ resource "aws_ssm_parameter" "arn" {
 }
 
 resource "aws_ssm_parameter" "info" {
-  #checkov:skip=CKV2_AWS_34:Holds discovery metadata (bus name, ARN, source, region), not a secret; a plain String as in the seed.
+  #checkov:skip=CKV2_AWS_34:Holds discovery metadata (bus name, ARN, source, region), not a secret; a plain String, as the TypeScript system's consumers read it.
   count = var.create_ssm_parameters ? 1 : 0
 
   name        = local.ssm_info_name

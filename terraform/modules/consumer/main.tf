@@ -1,15 +1,10 @@
-data "aws_partition" "current" {}
-
 locals {
-  in_vpc = length(var.subnet_ids) > 0
   # Lambda function names: 64 characters; IAM role names: 64; EventBridge rule names: 64.
   role_name            = coalesce(var.role_name, "${substr(var.function_name, 0, 59)}-role")
   sweep_rule_name      = substr("${var.function_name}-outbox-sweep", 0, 64)
   sweep_enabled        = var.sweep_schedule_expression != null
-  log_group            = "/aws/lambda/${var.function_name}"
   migrate_name         = "${substr(var.function_name, 0, 56)}-migrate"
   migrate_role_name    = "${substr(var.function_name, 0, 51)}-migrate-role"
-  migrate_log_group    = "/aws/lambda/${local.migrate_name}"
   create_app_role      = var.create_app_role
   app_role_secret_arn  = try(aws_secretsmanager_secret.app_role[0].arn, null)
   runtime_secret_arn   = local.create_app_role ? local.app_role_secret_arn : var.db_secret_arn
@@ -109,7 +104,7 @@ locals {
         Sid      = "WriteOwnLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["${aws_cloudwatch_log_group.this.arn}:*"]
+        Resource = ["${module.function.log_group_arn}:*"]
       },
     ],
     length(local.consumer_kms_arns) == 0 ? [] : [
@@ -140,7 +135,7 @@ locals {
         Sid      = "WriteOwnLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["${try(aws_cloudwatch_log_group.migrate[0].arn, "")}:*"]
+        Resource = ["${try(module.migrate[0].log_group_arn, "")}:*"]
       },
     ],
     length(local.migrate_kms_key_arns) == 0 ? [] : [
@@ -152,26 +147,6 @@ locals {
       },
     ],
   )
-
-  # Lambda creates, describes and deletes the function's network interfaces with the execution
-  # role; AWS requires "*" for DescribeNetworkInterfaces, and the ENIs do not exist beforehand.
-  # Only these actions: AWSLambdaVPCAccessExecutionRole would also grant logs:* on "*".
-  eni_policy_json = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid    = "ManageFunctionNetworkInterfaces"
-      Effect = "Allow"
-      Action = [
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-      ]
-      Resource = ["*"]
-    }]
-  })
 }
 
 locals {
@@ -183,14 +158,6 @@ locals {
     Version   = "2012-10-17"
     Statement = local.migrate_policy_statements
   }) : null
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
 }
 
 check "maximum_concurrency_within_reserved_concurrency" {
@@ -207,96 +174,43 @@ check "visibility_timeout_six_times_function_timeout" {
   }
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  # checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days, default 30 days as in most Lambda stacks); a regime that needs a year sets 365.
-  name              = local.log_group
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_id
+module "function" {
+  source = "../function"
 
-  tags = var.tags
-}
+  function_name             = var.function_name
+  description               = "kx-events consumer: stores tracked events in PostgreSQL and publishes them to EventBridge"
+  role_name                 = local.role_name
+  role_permissions_boundary = var.role_permissions_boundary
+  policy_name               = "kx-events-consumer"
+  policy_json               = local.policy_json
 
-resource "aws_iam_role" "this" {
-  name                 = local.role_name
-  permissions_boundary = var.role_permissions_boundary
-  assume_role_policy   = local.assume_role_policy
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy" "this" {
-  name   = "kx-events-consumer"
-  role   = aws_iam_role.this.id
-  policy = local.policy_json
-}
-
-resource "aws_iam_role_policy" "vpc_access" {
-  #checkov:skip=CKV_AWS_290:Lambda manages the function's ENIs with this role; they do not exist before the function, and AWS documents these actions on "*" (DescribeNetworkInterfaces works only there). Nothing but the six ENI actions is granted.
-  #checkov:skip=CKV_AWS_355:Same ENI actions as AWSLambdaVPCAccessExecutionRole, without its logs:* on "*"; the interfaces' IDs are not known before Lambda creates them.
-  count = local.in_vpc ? 1 : 0
-
-  name   = "kx-events-vpc-network-interfaces"
-  role   = aws_iam_role.this.id
-  policy = local.eni_policy_json
-}
-
-# xray:PutTraceSegments & co. support no resource-level permissions.
-resource "aws_iam_role_policy_attachment" "xray" {
-  count = var.tracing_enabled ? 1 : 0
-
-  role       = aws_iam_role.this.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
-}
-
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:An SQS-triggered function is invoked synchronously; failed records go to the queue's own dead-letter queue (maxReceiveCount), which a function DLQ would not see.
-  function_name = var.function_name
-  description   = "kx-events consumer: stores tracked events in PostgreSQL and publishes them to EventBridge"
-  role          = aws_iam_role.this.arn
-
-  filename          = local.use_s3_package ? null : var.package_path
+  package_path      = var.package_path
   s3_bucket         = var.s3_bucket
   s3_key            = var.s3_key
   s3_object_version = var.s3_object_version
   source_code_hash  = local.package_hash
-  runtime           = "provided.al2023"
-  handler           = "bootstrap"
-  architectures     = [var.architecture]
+  architecture      = var.architecture
 
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrent_executions
   kms_key_arn                    = var.kms_key_arn
   code_signing_config_arn        = var.code_signing_config_arn
+  environment_variables          = local.environment
+  tracing_mode                   = var.tracing_enabled ? "Active" : "PassThrough"
 
-  environment {
-    variables = local.environment
-  }
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
 
-  tracing_config {
-    mode = var.tracing_enabled ? "Active" : "PassThrough"
-  }
+  log_retention_in_days = var.log_retention_in_days
+  log_kms_key_id        = var.log_kms_key_id
 
-  dynamic "vpc_config" {
-    for_each = local.in_vpc ? [1] : []
-    content {
-      subnet_ids         = var.subnet_ids
-      security_group_ids = var.security_group_ids
-    }
-  }
+  # The migrations must have run (and written the application role's secret) before the consumer
+  # is created or switched to that secret with KX_MIGRATE=off: an existing mapping would otherwise
+  # invoke it with a secret that has no value yet.
+  create_after = aws_lambda_invocation.migrate
 
-  tags = merge({ Name = var.function_name }, var.tags)
-
-  # The log group (with its retention) and the permissions must exist before the first invocation;
-  # and the migrations must have run (and written the application role's secret) before the
-  # consumer is created or switched to that secret with KX_MIGRATE=off: an existing mapping would
-  # otherwise invoke it with a secret that has no value yet.
-  depends_on = [
-    aws_cloudwatch_log_group.this,
-    aws_iam_role_policy.this,
-    aws_iam_role_policy.vpc_access,
-    aws_lambda_invocation.migrate,
-  ]
+  tags = var.tags
 }
 
 ################################################################################
@@ -318,88 +232,39 @@ resource "aws_secretsmanager_secret" "app_role" {
   tags = var.tags
 }
 
-resource "aws_cloudwatch_log_group" "migrate" {
-  # checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days), as for the consumer's log group.
-  count = local.create_app_role ? 1 : 0
+# The migrate mode of the same package, invoked only by terraform apply (aws_lambda_invocation).
+module "migrate" {
+  source = "../function"
+  count  = local.create_app_role ? 1 : 0
 
-  name              = local.migrate_log_group
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_id
+  function_name             = local.migrate_name
+  description               = "kx-events migrations: applies the schema with the owner's secret and ensures the consumer's role ${var.app_role_name}"
+  role_name                 = local.migrate_role_name
+  role_permissions_boundary = var.role_permissions_boundary
+  policy_name               = "kx-events-migrate"
+  policy_json               = local.migrate_policy_json
 
-  tags = var.tags
-}
-
-resource "aws_iam_role" "migrate" {
-  count = local.create_app_role ? 1 : 0
-
-  name                 = local.migrate_role_name
-  permissions_boundary = var.role_permissions_boundary
-  assume_role_policy   = local.assume_role_policy
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy" "migrate" {
-  count = local.create_app_role ? 1 : 0
-
-  name   = "kx-events-migrate"
-  role   = aws_iam_role.migrate[0].id
-  policy = local.migrate_policy_json
-}
-
-resource "aws_iam_role_policy" "migrate_vpc_access" {
-  #checkov:skip=CKV_AWS_290:Lambda manages the function's ENIs with this role; they do not exist before the function, and AWS documents these actions on "*" (DescribeNetworkInterfaces works only there). Nothing but the six ENI actions is granted.
-  #checkov:skip=CKV_AWS_355:Same ENI actions as AWSLambdaVPCAccessExecutionRole, without its logs:* on "*"; the interfaces' IDs are not known before Lambda creates them.
-  count = local.create_app_role && local.in_vpc ? 1 : 0
-
-  name   = "kx-events-vpc-network-interfaces"
-  role   = aws_iam_role.migrate[0].id
-  policy = local.eni_policy_json
-}
-
-resource "aws_lambda_function" "migrate" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by terraform apply (aws_lambda_invocation), which reports a failure itself; there is no asynchronous event to dead-letter.
-  #checkov:skip=CKV_AWS_115:Invoked only at deploy time, one at a time; reserving concurrency would take it from the account pool permanently.
-  #checkov:skip=CKV_AWS_50:The migrate run is one short invocation at deploy time; its log and the invocation result say what it did.
-  count = local.create_app_role ? 1 : 0
-
-  function_name = local.migrate_name
-  description   = "kx-events migrations: applies the schema with the owner's secret and ensures the consumer's role ${var.app_role_name}"
-  role          = aws_iam_role.migrate[0].arn
-
-  filename          = local.use_s3_package ? null : var.package_path
+  package_path      = var.package_path
   s3_bucket         = var.s3_bucket
   s3_key            = var.s3_key
   s3_object_version = var.s3_object_version
   source_code_hash  = local.package_hash
-  runtime           = "provided.al2023"
-  handler           = "bootstrap"
-  architectures     = [var.architecture]
+  architecture      = var.architecture
 
   memory_size             = var.memory_size
   timeout                 = var.migrate_timeout
   kms_key_arn             = var.kms_key_arn
   code_signing_config_arn = var.code_signing_config_arn
+  environment_variables   = local.migrate_environment
+  tracing_mode            = null # one short invocation at deploy time: no tracing_config at all
 
-  environment {
-    variables = local.migrate_environment
-  }
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
 
-  dynamic "vpc_config" {
-    for_each = local.in_vpc ? [1] : []
-    content {
-      subnet_ids         = var.subnet_ids
-      security_group_ids = var.security_group_ids
-    }
-  }
+  log_retention_in_days = var.log_retention_in_days
+  log_kms_key_id        = var.log_kms_key_id
 
-  tags = merge({ Name = local.migrate_name }, var.tags)
-
-  depends_on = [
-    aws_cloudwatch_log_group.migrate,
-    aws_iam_role_policy.migrate,
-    aws_iam_role_policy.migrate_vpc_access,
-  ]
+  tags = var.tags
 }
 
 # Runs the migrations (and creates or updates the consumer's role) during terraform apply, again
@@ -408,7 +273,7 @@ resource "aws_lambda_function" "migrate" {
 resource "aws_lambda_invocation" "migrate" {
   count = local.create_app_role && var.run_migrations_on_apply ? 1 : 0
 
-  function_name = aws_lambda_function.migrate[0].function_name
+  function_name = module.migrate[0].function_name
   input         = jsonencode({})
 
   triggers = {
@@ -428,7 +293,7 @@ resource "aws_lambda_invocation" "migrate" {
 
 resource "aws_lambda_event_source_mapping" "this" {
   event_source_arn                   = var.queue_arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = module.function.function_arn
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
   function_response_types            = ["ReportBatchItemFailures"]
@@ -459,7 +324,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   alarm_description   = "The kx-events consumer failed whole invocations (database or bus unreachable, crash); records are retried, then reach the DLQ."
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = module.function.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -479,7 +344,7 @@ resource "aws_cloudwatch_metric_alarm" "throttles" {
   alarm_description   = "The kx-events consumer was throttled (reserved or account concurrency): throttled SQS batches return to the queue and count as receives toward the DLQ."
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = module.function.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -499,7 +364,7 @@ resource "aws_cloudwatch_metric_alarm" "duration" {
   alarm_description   = "kx-events consumer invocations come close to the function timeout (slow database or bus): a timed-out batch is redelivered whole."
   namespace           = "AWS/Lambda"
   metric_name         = "Duration"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = module.function.function_name }
   extended_statistic  = "p99"
   period              = 300
   evaluation_periods  = 3
@@ -520,7 +385,7 @@ resource "aws_cloudwatch_metric_alarm" "outbox_backlog" {
   alarm_description   = "Stored events wait for the bus longer than the sweep age (bus unreachable, PutEvents throttled or refused by IAM): kx-events keeps them and the sweep puts them; see README \"Operating kx-events\"."
   namespace           = var.metrics_namespace
   metric_name         = "OutboxBacklog"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = module.function.function_name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 3
@@ -540,7 +405,7 @@ resource "aws_cloudwatch_metric_alarm" "publish_failed" {
   alarm_description   = "Events were not put on the bus after every retry, or the bus refused them for good (recorded in publish_error): see README \"Operating kx-events\" (kx replay --failed)."
   namespace           = var.metrics_namespace
   metric_name         = "PublishFailed"
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = { FunctionName = module.function.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -573,7 +438,7 @@ resource "aws_cloudwatch_event_target" "sweep" {
   rule           = aws_cloudwatch_event_rule.sweep[0].name
   event_bus_name = aws_cloudwatch_event_rule.sweep[0].event_bus_name
   target_id      = "outbox-sweep"
-  arn            = aws_lambda_function.this.arn
+  arn            = module.function.function_arn
   input          = jsonencode({ Records = [] }) # exactly {"Records":[]}: an empty batch, only the sweep runs
 
   depends_on = [aws_lambda_invocation.migrate]
@@ -584,7 +449,7 @@ resource "aws_lambda_permission" "sweep" {
 
   statement_id  = "AllowOutboxSweepSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = module.function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.sweep[0].arn
 }

@@ -1,21 +1,21 @@
 output "function_name" {
   description = "Name of the consumer Lambda."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "ARN of the consumer Lambda."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.function_arn
 }
 
 output "role_arn" {
   description = "ARN of the consumer's execution role."
-  value       = aws_iam_role.this.arn
+  value       = module.function.role_arn
 }
 
 output "role_name" {
   description = "Name of the consumer's execution role."
-  value       = aws_iam_role.this.name
+  value       = module.function.role_name
 }
 
 output "role_policy_json" {
@@ -25,7 +25,7 @@ output "role_policy_json" {
 
 output "log_group_name" {
   description = "Name of the consumer's log group."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.function.log_group_name
 }
 
 output "event_source_mapping_uuid" {
@@ -55,7 +55,7 @@ output "sweep_rule_name" {
 
 output "log_group_arn" {
   description = "ARN of the consumer's log group."
-  value       = aws_cloudwatch_log_group.this.arn
+  value       = module.function.log_group_arn
 }
 
 output "throttles_alarm_arn" {
@@ -80,17 +80,17 @@ output "app_role_secret_arn" {
 
 output "migrate_function_name" {
   description = "Name of the migrate function (invoke it with {} to apply migrations), null without create_app_role."
-  value       = try(aws_lambda_function.migrate[0].function_name, null)
+  value       = try(module.migrate[0].function_name, null)
 }
 
 output "migrate_function_arn" {
   description = "ARN of the migrate function, null without create_app_role."
-  value       = try(aws_lambda_function.migrate[0].arn, null)
+  value       = try(module.migrate[0].function_arn, null)
 }
 
 output "migrate_role_arn" {
   description = "ARN of the migrate function's execution role, null without create_app_role."
-  value       = try(aws_iam_role.migrate[0].arn, null)
+  value       = try(module.migrate[0].role_arn, null)
 }
 
 output "migrate_policy_json" {
@@ -125,5 +125,5 @@ output "metrics_namespace" {
 
 output "tracing_mode" {
   description = "X-Ray tracing mode of the function: Active or PassThrough."
-  value       = aws_lambda_function.this.tracing_config[0].mode
+  value       = module.function.tracing_mode
 }

@@ -1,45 +1,28 @@
+# An internal building block of the root module (terraform/): its inputs are validated once,
+# where users set them, in the root module's variables.tf.
+
 variable "function_name" {
-  description = "Name of the consumer Lambda (the seed's \"<prefix>-events-consumer\")."
+  description = "Name of the consumer Lambda (the CDK stack's \"<prefix>-events-consumer\")."
   type        = string
   default     = "events-tracking-events-consumer"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.function_name))
-    error_message = "function_name must be 1-64 letters, digits, hyphens or underscores (Lambda rules)."
-  }
 }
 
 variable "package_path" {
   description = "Path of the zip that `make package` builds (cargo lambda: target/lambda/bootstrap/bootstrap.zip). Null with s3_bucket and s3_key."
   type        = string
   default     = null
-
-  validation {
-    condition     = (var.package_path != null) != (var.s3_bucket != null)
-    error_message = "Give the consumer package either as package_path (a local zip) or as s3_bucket + s3_key, not both and not neither."
-  }
 }
 
 variable "s3_bucket" {
   description = "S3 bucket holding the consumer zip (instead of package_path); it must be in the function's region."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.s3_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.s3_bucket, "-")))
-    error_message = "s3_bucket must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)."
-  }
 }
 
 variable "s3_key" {
   description = "Key of the consumer zip in s3_bucket."
   type        = string
   default     = null
-
-  validation {
-    condition     = (var.s3_bucket == null) == (var.s3_key == null)
-    error_message = "s3_bucket and s3_key go together."
-  }
 }
 
 variable "s3_object_version" {
@@ -58,44 +41,24 @@ variable "architecture" {
   description = "Instruction set of the package: arm64 (cargo lambda build --arm64, the default) or x86_64."
   type        = string
   default     = "arm64"
-
-  validation {
-    condition     = contains(["arm64", "x86_64"], var.architecture)
-    error_message = "architecture must be arm64 or x86_64."
-  }
 }
 
 variable "memory_size" {
   description = "Memory of the function in MB (CPU grows with it)."
   type        = number
   default     = 256
-
-  validation {
-    condition     = var.memory_size >= 128 && var.memory_size <= 10240
-    error_message = "memory_size must be between 128 and 10240 MB."
-  }
 }
 
 variable "timeout" {
   description = "Function timeout in seconds. Must not exceed the queue's visibility timeout."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.timeout >= 1 && var.timeout <= 900
-    error_message = "timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "reserved_concurrent_executions" {
   description = "Reserved concurrency of the function; -1 for none. The mapping's maximum_concurrency is the usual way to protect the database."
   type        = number
   default     = -1
-
-  validation {
-    condition     = var.reserved_concurrent_executions >= -1
-    error_message = "reserved_concurrent_executions must be -1 (unreserved) or more."
-  }
 }
 
 variable "tracing_enabled" {
@@ -108,33 +71,18 @@ variable "metrics_namespace" {
   description = "CloudWatch namespace of the consumer's Embedded Metric Format records (KX_METRICS_NAMESPACE); \"off\" writes none (and creates no alarm on them)."
   type        = string
   default     = "kx-events"
-
-  validation {
-    condition     = length(var.metrics_namespace) >= 1 && length(var.metrics_namespace) <= 255 && can(regex("^[0-9A-Za-z.\\-_/#:]+$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
-    error_message = "metrics_namespace must be 1..255 characters of letters, digits and . - _ / # :, not starting with AWS/."
-  }
 }
 
 variable "outbox_backlog_threshold" {
   description = "The outbox backlog alarm fires when more than this many stored events wait for the bus longer than the sweep age, for 15 minutes."
   type        = number
   default     = 100
-
-  validation {
-    condition     = var.outbox_backlog_threshold >= 0
-    error_message = "outbox_backlog_threshold must not be negative."
-  }
 }
 
 variable "kms_key_arn" {
   description = "KMS key ARN for the function's environment variables. Null uses the Lambda-managed key (they hold no secrets, only the secret's ARN)."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.kms_key_arn, "-")))
-    error_message = "kms_key_arn must be a KMS key ARN (Lambda accepts no alias here)."
-  }
 }
 
 variable "code_signing_config_arn" {
@@ -153,44 +101,24 @@ variable "log_retention_in_days" {
   description = "Retention of the function's log group."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
-    error_message = "log_retention_in_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
-  }
 }
 
 variable "log_kms_key_id" {
   description = "KMS key ARN for the log groups (its key policy must allow logs.<region>.amazonaws.com). Null uses CloudWatch Logs' own encryption."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.log_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.log_kms_key_id, "-")))
-    error_message = "log_kms_key_id must be a KMS key ARN (CloudWatch Logs accepts no alias)."
-  }
 }
 
 variable "role_name" {
   description = "Name of the execution role. Defaults to \"<function_name>-role\" (the name cut so that the role name stays within 64 characters)."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.role_name == null || can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", coalesce(var.role_name, "-")))
-    error_message = "role_name must be 1-64 characters of letters, digits and +=,.@_- (IAM rules)."
-  }
 }
 
 variable "role_permissions_boundary" {
   description = "ARN of a permissions boundary for the execution roles (consumer and migrate)."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/", coalesce(var.role_permissions_boundary, "-")))
-    error_message = "role_permissions_boundary must be an IAM policy ARN."
-  }
 }
 
 variable "subnet_ids" {
@@ -214,11 +142,6 @@ variable "queue_visibility_timeout_seconds" {
   description = "Visibility timeout of the events queue, checked against timeout (AWS refuses a mapping whose function may outlive the visibility timeout; a check warns below six times the timeout)."
   type        = number
   default     = 360
-
-  validation {
-    condition     = var.queue_visibility_timeout_seconds >= var.timeout
-    error_message = "The queue's visibility timeout must be at least the function's timeout (AWS rejects the event source mapping otherwise; six times the timeout is advised)."
-  }
 }
 
 variable "dead_letter_queue_arn" {
@@ -241,22 +164,12 @@ variable "requeue_on_database_outage" {
   description = "Send a valid record back to the events queue on its last receive when the database is unavailable (EVENTS_QUEUE_URL, and sqs:SendMessage on the queue), instead of letting the redrive move it to the DLQ. Needs queue_url."
   type        = bool
   default     = false
-
-  validation {
-    condition     = !var.requeue_on_database_outage || var.queue_url != null
-    error_message = "requeue_on_database_outage needs queue_url."
-  }
 }
 
 variable "max_receive_count" {
   description = "The queue's maxReceiveCount (MAX_RECEIVE_COUNT): the consumer knows a record's last try."
   type        = number
   default     = 3
-
-  validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
-    error_message = "max_receive_count must be between 1 and 1000."
-  }
 }
 
 variable "event_bus_arn" {
@@ -296,44 +209,24 @@ variable "app_role_name" {
   description = "PostgreSQL role of the consumer that the migrate function creates (KX_APP_ROLE_NAME)."
   type        = string
   default     = "kx_events_consumer"
-
-  validation {
-    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_role_name)) && !startswith(var.app_role_name, "pg_") && !contains(["rdsadmin", "rds_superuser", "postgres", "public"], var.app_role_name)
-    error_message = "app_role_name must be a plain PostgreSQL identifier (lowercase letters, digits, underscores, at most 63, not starting with pg_ or a reserved role)."
-  }
 }
 
 variable "app_role_secret_name_prefix" {
   description = "Name prefix of the application role's secret (Secrets Manager appends a unique suffix, so a destroyed secret still in its recovery window never blocks a new one)."
   type        = string
   default     = "kx-events-consumer-db-"
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9/_+=.@-]{1,486}$", var.app_role_secret_name_prefix))
-    error_message = "app_role_secret_name_prefix must be 1-486 characters of letters, digits and /_+=.@- (Secrets Manager names are at most 512 with the 26-character suffix)."
-  }
 }
 
 variable "app_role_secret_kms_key_id" {
   description = "KMS key ARN of the application role's secret; null uses aws/secretsmanager. Granted to the consumer and the migrate function."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.app_role_secret_kms_key_id == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", coalesce(var.app_role_secret_kms_key_id, "-")))
-    error_message = "app_role_secret_kms_key_id must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>): the IAM grants need the key ARN, not an alias."
-  }
 }
 
 variable "app_role_secret_recovery_window_in_days" {
   description = "Days a deleted application role secret can be restored (0 deletes it at once, 7-30 otherwise)."
   type        = number
   default     = 7
-
-  validation {
-    condition     = var.app_role_secret_recovery_window_in_days == 0 || (var.app_role_secret_recovery_window_in_days >= 7 && var.app_role_secret_recovery_window_in_days <= 30)
-    error_message = "app_role_secret_recovery_window_in_days must be 0 or between 7 and 30."
-  }
 }
 
 variable "run_migrations_on_apply" {
@@ -352,11 +245,6 @@ variable "migrate_timeout" {
   description = "Timeout of the migrate function in seconds (index builds on a large adopted table take time)."
   type        = number
   default     = 300
-
-  validation {
-    condition     = var.migrate_timeout >= 1 && var.migrate_timeout <= 900
-    error_message = "migrate_timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "db_host" {
@@ -380,11 +268,6 @@ variable "db_sslmode" {
   description = "TLS mode to the database (DB_SSLMODE): disable, require or verify-full (the consumer embeds the RDS CA bundle)."
   type        = string
   default     = "verify-full"
-
-  validation {
-    condition     = contains(["disable", "require", "verify-full"], var.db_sslmode)
-    error_message = "db_sslmode must be disable, require or verify-full."
-  }
 }
 
 variable "db_ssl_root_cert" {
@@ -397,49 +280,24 @@ variable "kms_key_arns" {
   description = "Customer-managed KMS keys the function must use: the queues' key (decrypt received, encrypt DLQ messages) and the database secret's key."
   type        = list(string)
   default     = []
-
-  validation {
-    condition     = alltrue([for k in var.kms_key_arns : can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", k))])
-    error_message = "kms_key_arns must be KMS key ARNs (arn:aws:kms:<region>:<account>:key/<id>), not aliases: a grant on an alias ARN does not cover the key."
-  }
 }
 
 variable "batch_size" {
   description = "Records per invocation (1-10000). Above 10, maximum_batching_window_in_seconds must be at least 1."
   type        = number
   default     = 100
-
-  validation {
-    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
-    error_message = "batch_size must be a whole number between 1 and 10000."
-  }
 }
 
 variable "maximum_batching_window_in_seconds" {
   description = "Seconds the mapping gathers records before invoking (0-300)."
   type        = number
   default     = 1
-
-  validation {
-    condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300
-    error_message = "maximum_batching_window_in_seconds must be between 0 and 300."
-  }
-
-  validation {
-    condition     = var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1
-    error_message = "A batch_size above 10 needs maximum_batching_window_in_seconds of at least 1 (AWS rule for SQS mappings)."
-  }
 }
 
 variable "maximum_concurrency" {
   description = "Most concurrent invocations the mapping starts (2-1000), to spare the database: each sandbox holds one connection. Null for no limit (the root module derives a default from the database's connection budget)."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.maximum_concurrency == null || (try(var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000, false))
-    error_message = "maximum_concurrency must be null or between 2 and 1000."
-  }
 }
 
 variable "event_source_mapping_enabled" {
@@ -452,11 +310,6 @@ variable "sweep_schedule_expression" {
   description = "EventBridge schedule (rate(...) or cron(...)) on the default bus that invokes the function with {\"Records\":[]} so its outbox sweep runs without SQS traffic. Null creates no schedule."
   type        = string
   default     = "rate(5 minutes)"
-
-  validation {
-    condition     = var.sweep_schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", coalesce(var.sweep_schedule_expression, "-")))
-    error_message = "sweep_schedule_expression must be null or an EventBridge schedule expression: rate(...) or cron(...)."
-  }
 }
 
 variable "create_alarms" {
@@ -469,44 +322,24 @@ variable "alarm_sns_topic_arn" {
   description = "SNS topic notified when an alarm fires or recovers. Null creates the alarms without actions."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.alarm_sns_topic_arn, "-")))
-    error_message = "alarm_sns_topic_arn must be an SNS topic ARN."
-  }
 }
 
 variable "throttles_threshold" {
   description = "The throttles alarm fires when the function is throttled more often than this in 5 minutes."
   type        = number
   default     = 0
-
-  validation {
-    condition     = var.throttles_threshold >= 0
-    error_message = "throttles_threshold must not be negative."
-  }
 }
 
 variable "duration_threshold_percent" {
   description = "The duration alarm fires when the p99 duration exceeds this share of the timeout for 15 minutes."
   type        = number
   default     = 80
-
-  validation {
-    condition     = var.duration_threshold_percent > 0 && var.duration_threshold_percent <= 100
-    error_message = "duration_threshold_percent must be in (0, 100]."
-  }
 }
 
 variable "errors_threshold" {
   description = "The errors alarm fires when the function reports more errors than this in 5 minutes."
   type        = number
   default     = 0
-
-  validation {
-    condition     = var.errors_threshold >= 0
-    error_message = "errors_threshold must not be negative."
-  }
 }
 
 variable "tags" {

@@ -85,7 +85,7 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 }
 
 resource "aws_db_instance" "this" {
-  #checkov:skip=CKV_AWS_157:Multi-AZ is an input (multi_az), off by default for cost as in the seed's stack.
+  #checkov:skip=CKV_AWS_157:Multi-AZ is an input (multi_az), off by default for cost, as in the CDK stack.
   #checkov:skip=CKV_AWS_118:Enhanced monitoring is an input (monitoring_interval), off by default as the issue asks.
   #checkov:skip=CKV_AWS_353:Performance Insights is an input (performance_insights_enabled), off by default as the issue asks.
   #checkov:skip=CKV_AWS_161:The consumer authenticates with the RDS-managed secret; IAM authentication is an input (iam_database_authentication_enabled).

@@ -9,7 +9,7 @@ output "db_instance_arn" {
 }
 
 output "db_instance_endpoint" {
-  description = "Host name of the instance (without the port, as the seed's DbEndpoint export); use with db_instance_port."
+  description = "Host name of the instance (without the port, as the CDK stack's DbEndpoint export); use with db_instance_port."
   value       = aws_db_instance.this.address
 }
 

@@ -1,9 +1,6 @@
-data "aws_partition" "current" {}
-
 locals {
   in_vpc         = length(var.subnet_ids) > 0
   role_name      = "${substr(var.function_name, 0, 59)}-role"
-  log_group      = "/aws/lambda/${var.function_name}"
   api_name       = coalesce(var.api_name, var.function_name)
   access_log     = "/aws/apigateway/${local.api_name}"
   use_s3_package = var.s3_bucket != null
@@ -56,7 +53,7 @@ locals {
         Sid      = "WriteOwnLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = ["${aws_cloudwatch_log_group.function.arn}:*"]
+        Resource = ["${module.function.log_group_arn}:*"]
       },
     ],
     local.post_enabled ? [
@@ -86,22 +83,6 @@ locals {
   )
   policy_json = jsonencode({ Version = "2012-10-17", Statement = local.policy_statements })
 
-  eni_policy_json = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid    = "ManageFunctionNetworkInterfaces"
-      Effect = "Allow"
-      Action = [
-        "ec2:CreateNetworkInterface",
-        "ec2:DescribeNetworkInterfaces",
-        "ec2:DescribeSubnets",
-        "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses",
-        "ec2:UnassignPrivateIpAddresses",
-      ]
-      Resource = ["*"]
-    }]
-  })
 
   # What callers need with IAM authorization: execute-api:Invoke on the routes, by stage and path
   # (arn:...:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>).
@@ -134,55 +115,8 @@ locals {
 # Function
 ################################################################################
 
-resource "aws_cloudwatch_log_group" "function" {
-  # checkov:skip=CKV_AWS_338:Retention is an input (log_retention_in_days, default 30 days); a regime that needs a year sets 365.
-  name              = local.log_group
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_id
-
-  tags = var.tags
-}
-
-resource "aws_iam_role" "this" {
-  name                 = local.role_name
-  permissions_boundary = var.role_permissions_boundary
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-
-  tags = var.tags
-}
-
-resource "aws_iam_role_policy" "this" {
-  name   = "kx-events-query"
-  role   = aws_iam_role.this.id
-  policy = local.policy_json
-}
-
-resource "aws_iam_role_policy" "vpc_access" {
-  #checkov:skip=CKV_AWS_290:Lambda manages the function's ENIs with this role; AWS documents these actions on "*" (DescribeNetworkInterfaces works only there). Nothing but the six ENI actions is granted.
-  #checkov:skip=CKV_AWS_355:Same ENI actions as AWSLambdaVPCAccessExecutionRole, without its logs:* on "*"; the interfaces' IDs are not known before Lambda creates them.
-  count = local.in_vpc ? 1 : 0
-
-  name   = "kx-events-vpc-network-interfaces"
-  role   = aws_iam_role.this.id
-  policy = local.eni_policy_json
-}
-
-# xray:PutTraceSegments & co. support no resource-level permissions.
-resource "aws_iam_role_policy_attachment" "xray" {
-  count = var.tracing_enabled ? 1 : 0
-
-  role       = aws_iam_role.this.name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/AWSXRayDaemonWriteAccess"
-}
-
 resource "aws_security_group" "this" {
+  #checkov:skip=CKV2_AWS_5:Attached to the query API function in modules/function (its vpc_config), through module.function's security_group_ids; the graph check cannot follow module inputs.
   count = local.in_vpc ? 1 : 0
 
   name_prefix = "${substr(var.function_name, 0, 200)}-"
@@ -240,51 +174,38 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_from_query" {
   referenced_security_group_id = aws_security_group.this[0].id
 }
 
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway, which returns the error to the caller; there is no asynchronous event to dead-letter.
-  #checkov:skip=CKV_AWS_115:Concurrency is an input (reserved_concurrent_executions); the API's throttling bounds it by default.
-  function_name = var.function_name
-  description   = "kx-events query API: events, chains, analytics over HTTP"
-  role          = aws_iam_role.this.arn
+module "function" {
+  source = "../function"
 
-  filename          = local.use_s3_package ? null : var.package_path
+  function_name             = var.function_name
+  description               = "kx-events query API: events, chains, analytics over HTTP"
+  role_name                 = local.role_name
+  role_permissions_boundary = var.role_permissions_boundary
+  policy_name               = "kx-events-query"
+  policy_json               = local.policy_json
+
+  package_path      = var.package_path
   s3_bucket         = var.s3_bucket
   s3_key            = var.s3_key
   s3_object_version = var.s3_object_version
   source_code_hash  = local.package_hash
-  runtime           = "provided.al2023"
-  handler           = "bootstrap"
-  architectures     = [var.architecture]
+  architecture      = var.architecture
 
   memory_size                    = var.memory_size
   timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrent_executions
   kms_key_arn                    = var.kms_key_arn
   code_signing_config_arn        = var.code_signing_config_arn
+  environment_variables          = local.environment
+  tracing_mode                   = var.tracing_enabled ? "Active" : "PassThrough"
 
-  environment {
-    variables = local.environment
-  }
+  subnet_ids         = var.subnet_ids
+  security_group_ids = local.in_vpc ? [aws_security_group.this[0].id] : []
 
-  tracing_config {
-    mode = var.tracing_enabled ? "Active" : "PassThrough"
-  }
+  log_retention_in_days = var.log_retention_in_days
+  log_kms_key_id        = var.log_kms_key_id
 
-  dynamic "vpc_config" {
-    for_each = local.in_vpc ? [1] : []
-    content {
-      subnet_ids         = var.subnet_ids
-      security_group_ids = [aws_security_group.this[0].id]
-    }
-  }
-
-  tags = merge({ Name = var.function_name }, var.tags)
-
-  depends_on = [
-    aws_cloudwatch_log_group.function,
-    aws_iam_role_policy.this,
-    aws_iam_role_policy.vpc_access,
-  ]
+  tags = var.tags
 }
 
 ################################################################################
@@ -312,7 +233,7 @@ resource "aws_apigatewayv2_api" "this" {
 resource "aws_apigatewayv2_integration" "this" {
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = aws_lambda_function.this.invoke_arn
+  integration_uri        = module.function.invoke_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = min(30000, var.timeout * 1000 + 1000)
 }
@@ -384,7 +305,7 @@ resource "aws_apigatewayv2_stage" "default" {
 resource "aws_lambda_permission" "api" {
   statement_id  = "AllowHttpApiInvoke"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = module.function.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
 }

@@ -15,17 +15,17 @@ output "api_execution_arn" {
 
 output "function_arn" {
   description = "ARN of the query API function."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.function_arn
 }
 
 output "function_name" {
   description = "Name of the query API function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "role_arn" {
   description = "ARN of the function's execution role."
-  value       = aws_iam_role.this.arn
+  value       = module.function.role_arn
 }
 
 output "security_group_id" {

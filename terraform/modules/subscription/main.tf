@@ -1,4 +1,4 @@
-# The bus is found the way the seed's consumers find it: by service name, in SSM.
+# The bus is found the way the TypeScript system's consumers find it: by service name, in SSM.
 data "aws_ssm_parameter" "bus_arn" {
   count = var.event_bus_name == null ? 1 : 0
 
