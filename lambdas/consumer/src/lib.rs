@@ -44,7 +44,6 @@ mod handler;
 mod init_error;
 pub mod metrics;
 pub mod migrate;
-mod pool;
 pub mod roles;
 mod settings;
 mod store;
