@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kx_events::{Config, Publisher, TrackedEvent};
-use kx_events_demo::accounting::{Accounting, Input, InvalidInput, Matrix};
-use kx_events_demo::observe::{Collector, Sources};
+use kx_events_demo::accounting::{Accounting, Input, InvalidInput, Matrix, Output};
+use kx_events_demo::observe::{Collector, Progress, Sources};
 use kx_events_demo::story::{self, Story};
 use kx_events_local::fault_proxy::{EntrySelector, FaultProxy, PUT_EVENTS, SEND_MESSAGE_BATCH};
 use kx_events_tests::e2e::{
@@ -553,7 +553,7 @@ fn valid_input(events: &[TrackedEvent]) -> Input {
 
 /// Waits for the pipeline and accounts for `input`; logs the details of a failed accounting.
 async fn account(name: &str, p: &Pipeline, input: &Input) -> Accounting {
-    let (progress, output) = p.observe(input, LIMIT).await;
+    let (progress, output) = observe(p, input, LIMIT).await;
     let acc = Accounting::compute(input, &output);
     if !acc.ok() {
         eprintln!("[{name}] last progress: {progress}");
@@ -843,7 +843,7 @@ async fn child_before_parent() -> Accounting {
         valid: vec![parent.event_id, child.event_id],
         invalid: Vec::new(),
     };
-    let (_, output) = p.observe(&input, LIMIT).await;
+    let (_, output) = observe(&p, &input, LIMIT).await;
     let mut acc = Accounting::compute(&input, &output);
     match output.row(child.event_id) {
         Some(row) if row.previous_event_id == Some(parent.event_id) => {}
@@ -994,7 +994,7 @@ async fn poison() -> Accounting {
             message_id: Some(message_id),
         });
     }
-    let (_, output) = p.observe(&input, LIMIT).await;
+    let (_, output) = observe(&p, &input, LIMIT).await;
     let mut acc = Accounting::compute(&input, &output);
     // Every reason names a field and a rule.
     for m in &output.dlq {
@@ -1088,4 +1088,30 @@ fn poison_kinds_are_invalid_and_distinct() {
     bodies.sort();
     bodies.dedup();
     assert_eq!(bodies.len(), kinds.len());
+}
+
+/// Where the output of `p` is read.
+fn sources(p: &Pipeline) -> Sources {
+    Sources {
+        database_url: p.database_url(),
+        subscriber_queue_url: p.subscriber_url.clone(),
+        dead_letter_queue_url: p.queues.dlq_url.clone(),
+        events_queue_url: Some(p.queues.queue_url.clone()),
+    }
+}
+
+/// Waits (at most `limit`, a safety bound) until every valid input reached the subscriber, the
+/// DLQ holds a message per invalid input and the events queue is empty; then reads everything
+/// that came out.
+async fn observe(p: &Pipeline, input: &Input, limit: Duration) -> (Progress, Output) {
+    let mut collector = Collector::new(p.moto.sqs.clone(), sources(p));
+    let progress = collector
+        .wait(input, limit, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{}: watching the pipeline: {e}", p.name));
+    let output = collector
+        .finish(Duration::from_secs(1), false)
+        .await
+        .unwrap_or_else(|e| panic!("{}: reading the output: {e}", p.name));
+    (progress, output)
 }

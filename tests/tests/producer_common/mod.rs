@@ -5,45 +5,14 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use aws_sdk_sqs::types::Message;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 
-// The SDK against moto, as the client crate's own tests set it up.
-#[path = "../../../client/tests/common/mod.rs"]
-mod client_common;
 #[allow(unused_imports)] // each test binary uses some of them
-pub use client_common::{create_queue, endpoint, sdk, unique};
-
-/// Every message the queue holds now, without waiting for more (short polls until empty).
-pub async fn take_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Message> {
-    let mut out = Vec::new();
-    loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let msgs = got.messages().to_vec();
-        if msgs.is_empty() {
-            return out;
-        }
-        for m in &msgs {
-            sqs.delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .expect("DeleteMessage");
-        }
-        out.extend(msgs);
-    }
-}
+pub use kx_events_testkit::sqs::{create_queue, take_all};
+#[allow(unused_imports)]
+pub use kx_events_testkit::{endpoint, sdk, unique};
 
 /// A log line of the client: when it was written, its level and its fields.
 #[derive(Debug, Clone)]
