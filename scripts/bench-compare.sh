@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Figure 2 (the handler, batches of 10, PostgreSQL + moto) of this tree side by side with an
-# older commit's, in one run: builds that commit's kx-bench in a worktree under .state/compare
+# older commit's, in one run: builds that commit's bench binary in a worktree under .state/compare
 # (same CARGO_TARGET_DIR, so the dependencies are shared), then runs figure 2 of both,
 # alternately, ROUNDS times, and prints every rate and the ratio of the medians.
 #
@@ -17,19 +17,22 @@ out="$root/.state/compare"
 mkdir -p "$out"
 short=$(git rev-parse --short "$commit")
 tree="$out/tree-$short"
-old_bin="$out/kx-bench-$short"
+old_bin="$out/kx-events-bench-$short"
 log() { printf '[compare] %s\n' "$*" >&2; }
 
 if [ ! -x "$old_bin" ]; then
   [ -d "$tree" ] || git worktree add --detach "$tree" "$commit" >&2
-  log "building kx-bench of $short (release)"
-  (cd "$tree" && cargo build --release -p kx-events-bench --bin kx-bench >&2)
-  cp "$target_dir/release/kx-bench" "$old_bin"
+  # Commits before the binary was renamed kx-events-bench call it kx-bench.
+  old_name=kx-events-bench
+  grep -q '^name = "kx-bench"' "$tree/bench/Cargo.toml" && old_name=kx-bench
+  log "building $old_name of $short (release)"
+  (cd "$tree" && cargo build --release -p kx-events-bench --bin "$old_name" >&2)
+  cp "$target_dir/release/$old_name" "$old_bin"
 fi
-log "building kx-bench of this tree (release)"
-cargo build --release -p kx-events-bench --bin kx-bench >&2
-new_bin="$out/kx-bench-this"
-cp "$target_dir/release/kx-bench" "$new_bin"
+log "building kx-events-bench of this tree (release)"
+cargo build --release -p kx-events-bench --bin kx-events-bench >&2
+new_bin="$out/kx-events-bench-this"
+cp "$target_dir/release/kx-events-bench" "$new_bin"
 
 rate() { # the events/s of figure 2's batch-10 moto row in a --json file
   python3 -c 'import json,sys,re

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: every figure of issue 7, printed with how it was measured, then one table.
+# make bench: every figure of the README's Performance section, printed with how it was measured,
+# then one table.
 #
 #   make bench                  full run (release builds, a few minutes)
 #   BENCH_QUICK=1 make bench    short run, as CI does: the benchmarks run, their figures are rough
@@ -31,8 +32,8 @@ figures=("$@")
 wants() { [ ${#figures[@]} -eq 0 ] || [[ " ${figures[*]} " == *" $1 "* ]]; }
 failed=0
 
-log "building bootstrap and kx-bench ($profile profile)"
-cargo build --profile "$profile" -p kx-events-consumer --bin bootstrap -p kx-events-query-api --bin query -p kx-events-bench --bin kx-bench
+log "building bootstrap and kx-events-bench ($profile profile)"
+cargo build --profile "$profile" -p kx-events-consumer --bin bootstrap -p kx-events-query-api --bin query -p kx-events-bench --bin kx-events-bench
 
 # Figure 4: the arm64 zip of make package (quick mode reads the one `make test` just built).
 zip="$root/target/lambda/bootstrap/bootstrap.zip"
@@ -44,7 +45,7 @@ if wants 4; then
   fi
 fi
 
-# Figure 5: the producer's criterion bench, run as it is; kx-bench reads its results.
+# Figure 5: the producer's criterion bench, run as it is; kx-events-bench reads its results.
 track_log="$out/track.log"
 track_since=$(date +%s)
 : >"$track_log"
@@ -72,8 +73,8 @@ args=(
   --track-log "$track_log" --track-since "$track_since" --criterion-dir "$target_dir/criterion"
   --json "$out/figures.json"
 )
-log "kx-bench ${figures[*]:-(all figures)}"
-if ! "$target_dir/$profile_dir/kx-bench" "${args[@]}" "${figures[@]}" 2>&1 | tee "$out/report.txt"; then
+log "kx-events-bench ${figures[*]:-(all figures)}"
+if ! "$target_dir/$profile_dir/kx-events-bench" "${args[@]}" "${figures[@]}" 2>&1 | tee "$out/report.txt"; then
   failed=1
 fi
 log "report: $out/report.txt, rows as JSON: $out/figures.json"

@@ -1,6 +1,6 @@
 //! Figure 9: cost per million events, from the benchmark's own counters and public AWS list
-//! prices: kx-events (figure 2's handler at batches of 10, 100 and 1,000) against the seeds'
-//! design (one `SendMessage` per event, one invocation per 10 events, one `INSERT` and one
+//! prices: kx-events (figure 2's handler at batches of 10, 100 and 1,000) against the TypeScript
+//! system's design (one `SendMessage` per event, one invocation per 10 events, one `INSERT` and one
 //! `PutEvents` per event), whose invocation is measured here too.
 //!
 //! What is counted per million events: SQS requests (the producer's sends, and the Lambda
@@ -11,10 +11,10 @@
 //! database is a fixed-size instance in both designs and has no per-event price; its statements
 //! per event are shown beside the cost.
 //!
-//! The seeds' invocation is measured with this Rust harness doing the seeds' sequence (decode,
+//! The TypeScript system's invocation is measured with this Rust harness doing the TypeScript system's sequence (decode,
 //! one autocommit `INSERT … ON CONFLICT DO NOTHING` per event, one `PutEvents` per event, on
 //! the same PostgreSQL and moto as figure 2): a lower bound for Node.js, whose runtime adds its
-//! own time, so the seeds' cost shown is a lower bound too.
+//! own time, so the TypeScript system's cost shown is a lower bound too.
 
 use crate::aws::{sqs_batch, Resources};
 use crate::db::{blocking, BenchResult, Context, Server};
@@ -57,10 +57,10 @@ pub mod price {
 
 /// The consumer module's default memory (MB; `memory_size` of terraform/modules/consumer), arm64.
 pub const KX_MEMORY_MB: f64 = 256.0;
-/// The seeds' consumer: `memorySize: 512` in their CDK stack, Node.js on x86_64 (CDK's default).
-pub const SEED_MEMORY_MB: f64 = 512.0;
-/// The seeds' SQS batch (Lambda's default for SQS).
-pub const SEED_BATCH: usize = 10;
+/// The TypeScript system's consumer: `memorySize: 512` in their CDK stack, Node.js on x86_64 (CDK's default).
+pub const BASELINE_MEMORY_MB: f64 = 512.0;
+/// The TypeScript system's SQS batch (Lambda's default for SQS).
+pub const BASELINE_BATCH: usize = 10;
 
 /// One design at one batch size, per million events.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ fn chunks(bytes: usize) -> f64 {
     bytes.div_ceil(64 * 1024).max(1) as f64
 }
 
-/// Runs figure 9 from figure 2's moto runs (`measured`) and a measurement of the seeds' design.
+/// Runs figure 9 from figure 2's moto runs (`measured`) and a measurement of the TypeScript system's design.
 pub async fn run(
     server: &Server,
     resources: &Resources,
@@ -108,23 +108,23 @@ pub async fn run(
 ) -> BenchResult<Vec<Row>> {
     section(
         9,
-        "cost per million events: kx-events vs the seeds' design",
+        "cost per million events: kx-events vs the TypeScript system's design",
         &format!(
-            "Counts per million events from this run (figure 2's handler on moto; the seeds' sequence measured\n\
+            "Counts per million events from this run (figure 2's handler on moto; the TypeScript system's sequence measured\n\
              below) × AWS list prices of {} (us-east-1; see bench/src/cost.rs for the pages).\n\
              kx-events: SendMessageBatch of 10 (figure 5 counts 100 requests per 1,000 events), {KX_MEMORY_MB} MB arm64.\n\
-             Seeds: one SendMessage per event, batches of {SEED_BATCH}, {SEED_MEMORY_MB} MB x86_64 (Node.js), INSERT and PutEvents per event.",
+             TypeScript system: one SendMessage per event, batches of {BASELINE_BATCH}, {BASELINE_MEMORY_MB} MB x86_64 (Node.js), INSERT and PutEvents per event.",
             price::AS_OF
         ),
     );
-    let seed_call = seed_invocation(server, resources, invocations).await?;
+    let baseline_call = baseline_invocation(server, resources, invocations).await?;
     let mut rng = Rng::new(0x636f7374);
     let sample = events(&mut rng, 1_000, &[]);
     let body_bytes: Vec<usize> = sample.iter().map(|e| e.to_json().len()).collect();
     let mean_body = body_bytes.iter().sum::<usize>() as f64 / body_bytes.len() as f64;
     println!(
-        "   seeds' invocation of {SEED_BATCH} events (Rust harness, lower bound for Node.js): {:.2} ms median; message body {:.0} bytes on average",
-        seed_call.as_secs_f64() * 1e3,
+        "   TypeScript system's invocation of {BASELINE_BATCH} events (Rust harness, lower bound for Node.js): {:.2} ms median; message body {:.0} bytes on average",
+        baseline_call.as_secs_f64() * 1e3,
         mean_body
     );
 
@@ -133,13 +133,14 @@ pub async fn run(
     let ten = chunks((mean_body * 10.0) as usize);
     let one = chunks(mean_body as usize);
     let mut bills = Vec::new();
-    let seed_invocations = million / SEED_BATCH as f64;
+    let baseline_invocations = million / BASELINE_BATCH as f64;
     bills.push(Bill {
-        name: format!("seeds' design, batches of {SEED_BATCH}"),
+        name: format!("TypeScript design, batches of {BASELINE_BATCH}"),
         // SendMessage per event; the poller's receive and delete per 10 messages.
         sqs_requests: million * one + 2.0 * million / 10.0 * ten,
-        invocations: seed_invocations,
-        gb_seconds: seed_invocations * billed_ms(seed_call) / 1e3 * SEED_MEMORY_MB / 1024.0,
+        invocations: baseline_invocations,
+        gb_seconds: baseline_invocations * billed_ms(baseline_call) / 1e3 * BASELINE_MEMORY_MB
+            / 1024.0,
         entries: million,
         statements: million,
         gb_second_price: price::LAMBDA_GB_SECOND_X86,
@@ -186,18 +187,18 @@ pub async fn run(
             b.total()
         );
     }
-    let seed = bills[0].clone();
+    let baseline = bills[0].clone();
     let mut rows = vec![Row::info(
         9,
-        format!("cost per 1M events, {} (SQS + Lambda + bus)", seed.name),
+        format!("cost per 1M events, {} (SQS + Lambda + bus)", baseline.name),
         format!(
             "${:.3} = SQS ${:.3} + Lambda ${:.3} ({:.2} ms billed per invocation) + PutEvents ${:.2}; {} DB statements",
-            seed.total(),
-            seed.sqs(),
-            seed.lambda(),
-            billed_ms(seed_call),
-            seed.bus(),
-            thousands(seed.statements)
+            baseline.total(),
+            baseline.sqs(),
+            baseline.lambda(),
+            billed_ms(baseline_call),
+            baseline.bus(),
+            thousands(baseline.statements)
         ),
     )];
     for (b, m) in bills[1..].iter().zip(measured.iter().filter(|m| m.moto)) {
@@ -205,26 +206,26 @@ pub async fn run(
             9,
             format!("cost per 1M events, {}", b.name),
             format!(
-                "${:.3} = SQS ${:.3} + Lambda ${:.3} ({:.0} ms billed per invocation) + PutEvents ${:.2}; {} DB statements; {:.2}× cheaper than the seeds' (SQS {:.1}×, Lambda {:.1}×)",
+                "${:.3} = SQS ${:.3} + Lambda ${:.3} ({:.0} ms billed per invocation) + PutEvents ${:.2}; {} DB statements; {:.2}× cheaper than the TypeScript design (SQS {:.1}×, Lambda {:.1}×)",
                 b.total(),
                 b.sqs(),
                 b.lambda(),
                 billed_ms(m.median_call),
                 b.bus(),
                 thousands(b.statements),
-                seed.total() / b.total(),
-                seed.sqs() / b.sqs(),
-                seed.lambda() / b.lambda()
+                baseline.total() / b.total(),
+                baseline.sqs() / b.sqs(),
+                baseline.lambda() / b.lambda()
             ),
         ));
     }
     Ok(rows)
 }
 
-/// The median wall time of the seeds' invocation of [`SEED_BATCH`] events: decode each body,
+/// The median wall time of the TypeScript system's invocation of [`BASELINE_BATCH`] events: decode each body,
 /// one autocommit `INSERT … ON CONFLICT DO NOTHING` (prepared once), then one `PutEvents` of
 /// that one event, event after event.
-async fn seed_invocation(
+async fn baseline_invocation(
     server: &Server,
     resources: &Resources,
     invocations: usize,
@@ -242,7 +243,7 @@ async fn seed_invocation(
                  entity_type, event_type, source, campaign_id, points_awarded, session_id, occurred_at, metadata) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (event_id) DO NOTHING",
             )
-            .context("preparing the seeds' INSERT")
+            .context("preparing the TypeScript system's INSERT")
     })?;
     let bus = Bus::new(
         aws_sdk_eventbridge::Client::new(&resources.sdk),
@@ -252,7 +253,7 @@ async fn seed_invocation(
     let mut rng = Rng::new(0x73656564);
     let mut times = Vec::with_capacity(invocations);
     for i in 0..invocations + 2 {
-        let batch = events(&mut rng, SEED_BATCH, &[]);
+        let batch = events(&mut rng, BASELINE_BATCH, &[]);
         let payload = serde_json::to_vec(&sqs_batch(&batch)).unwrap_or_default();
         let start = Instant::now();
         let event: SqsEvent = serde_json::from_slice(&payload).context("SqsEvent")?;
@@ -280,7 +281,7 @@ async fn seed_invocation(
                             &metadata,
                         ],
                     )
-                    .context("the seeds' INSERT")
+                    .context("the TypeScript system's INSERT")
             })?;
             let report = bus
                 .publish(
@@ -299,6 +300,6 @@ async fn seed_invocation(
     }
     blocking(move || drop(client));
     blocking(|| server.drop_database(DATABASE))?;
-    let summary = Summary::of_millis(&times).ok_or("no seed invocations")?;
+    let summary = Summary::of_millis(&times).ok_or("no baseline invocations")?;
     Ok(Duration::from_secs_f64(summary.median / 1e3))
 }

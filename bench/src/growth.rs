@@ -1,6 +1,6 @@
 //! Figure 1, growth run: the real store's ingest rate as the `events` table grows from empty to
 //! `BENCH_ROWS` rows (default 2,000,000; 20,000 with `BENCH_QUICK=1`), in batches of 100, once
-//! with random event ids (UUID v4, as the seeds' producers make them) and once with time-ordered
+//! with random event ids (UUID v4, as the TypeScript system's producers make them) and once with time-ordered
 //! ones (UUID v7, as `kx_events::TrackedEvent::new` makes them now).
 //!
 //! Each run starts from a fresh database migrated by the store (every index of the schema), with
@@ -30,7 +30,7 @@ const RECENT: usize = 1_000;
 /// How the events of a run get their ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ids {
-    /// Random (version 4), as the seeds' producers make them.
+    /// Random (version 4), as the TypeScript system's producers make them.
     V4,
     /// Time-ordered (version 7), as the producer crate makes them.
     V7,
@@ -39,7 +39,7 @@ pub enum Ids {
 impl Ids {
     fn label(self) -> &'static str {
         match self {
-            Ids::V4 => "UUID v4 (random, the seeds' producers)",
+            Ids::V4 => "UUID v4 (random, the TypeScript producers)",
             Ids::V7 => "UUID v7 (time-ordered, kx-events)",
         }
     }

@@ -1,6 +1,6 @@
 //! # kx-events-bench: `make bench`
 //!
-//! Every figure of issue 7, measured on this machine and printed with how it was measured, then
+//! Every figure of the README's Performance section, measured on this machine and printed with how it was measured, then
 //! one table. Ratios are taken within one run on the same machine, since absolute times drift.
 //! Targets are informational (PASS/MISS): the benchmarks fail only when they cannot run.
 //!
@@ -15,7 +15,7 @@
 //! 7. [`producer`]: the producer's peak resident memory with 100,000 events tracked while SQS
 //!    is down (bounded by its limits).
 //! 8. [`producer`]: flush time with SQS healthy, throttled and refusing (AccessDenied).
-//! 9. [`cost`]: cost per million events, kx-events vs the seeds' design, from the counters.
+//! 9. [`cost`]: cost per million events, kx-events vs the TypeScript system's design, from the counters.
 //! 10. [`query`]: the read side at scale (plans, keyset pages, chains, the query API's handler
 //!     and cold start).
 #![warn(missing_docs)]

@@ -1,6 +1,9 @@
-//! `kx-bench`: runs the figures of issue 7 and prints one table. `scripts/bench.sh` builds what
-//! it needs and calls it; see `kx-bench --help`.
+//! `kx-events-bench`: runs the figures of the performance report (README "Performance": store
+//! path, handler, cold start, zip size, `track!`, memory, producer under faults, cost, read side)
+//! and prints one table. `scripts/bench.sh` builds what it needs and calls it; see
+//! `kx-events-bench --help`.
 
+use clap::Parser;
 use kx_events_bench::aws::Resources;
 use kx_events_bench::db::Server;
 use kx_events_bench::handler::BusKind;
@@ -14,72 +17,52 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-const HELP: &str = "\
-kx-bench [OPTIONS] [FIGURE…]   run figures 1–10 (all by default) and print one table
-
-  --bootstrap PATH     the consumer's bootstrap binary (figures 3, 6 and 10)
-  --query PATH         the query API's binary (figure 10's cold start)
-  --build LABEL        how it was built, for the output (e.g. 'release, x86_64')
-  --zip PATH           the arm64 zip of make package (figure 4)
-  --package-how TEXT   whether make package ran in this run (figure 4)
-  --track-log PATH     output of `cargo bench -p kx-events --bench track` (figure 5)
-  --track-since SECS   unix time the criterion run started (figure 5)
-  --criterion-dir DIR  criterion's output folder (figure 5)
-  --json PATH          also write the table's rows as JSON
-  BENCH_QUICK=1        short runs (CI): the benchmarks run, the figures are rough
-  BENCH_ROWS=N         rows of figure 1's growth run (default 2,000,000; 20,000 quick)
-  BENCH_BATCH_SIZES=L  figure 2's batch sizes among 10,100,1000 (default all)
-Environment: KX_TEST_DATABASE_URL, AWS_ENDPOINT_URL and credentials (.state/env).";
-
 /// A figure that needs the database server and the AWS resources.
 type Figure<'a> = dyn Fn(&Server, &Resources) -> Result<Vec<Row>, String> + 'a;
 
-#[derive(Default)]
+/// The command line of `kx-events-bench`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kx-events-bench",
+    about = "Runs figures 1–10 of the performance report (all by default) and prints one table",
+    after_help = "\
+Environment:
+  BENCH_QUICK=1        short runs (CI): the benchmarks run, the figures are rough
+  BENCH_ROWS=N         rows of figure 1's growth run (default 2,000,000; 20,000 quick)
+  BENCH_BATCH_SIZES=L  figure 2's batch sizes among 10,100,1000 (default all)
+  KX_TEST_DATABASE_URL, AWS_ENDPOINT_URL and credentials (.state/env)."
+)]
 struct Args {
+    /// The consumer's bootstrap binary (figures 3, 6 and 10)
+    #[arg(long, value_name = "PATH")]
     bootstrap: Option<PathBuf>,
+    /// The query API's binary (figure 10's cold start)
+    #[arg(long, value_name = "PATH")]
     query: Option<PathBuf>,
+    /// How it was built, for the output (e.g. 'release, x86_64')
+    #[arg(long, value_name = "LABEL", default_value = "release")]
     build: String,
+    /// The arm64 zip of make package (figure 4)
+    #[arg(long, value_name = "PATH")]
     zip: Option<PathBuf>,
+    /// Whether make package ran in this run (figure 4)
+    #[arg(long, value_name = "TEXT", default_value = "built earlier")]
     package_how: String,
+    /// Output of `cargo bench -p kx-events --bench track` (figure 5)
+    #[arg(long, value_name = "PATH")]
     track_log: Option<PathBuf>,
-    track_since: Option<SystemTime>,
+    /// Unix time (seconds) the criterion run started (figure 5)
+    #[arg(long, value_name = "SECS")]
+    track_since: Option<u64>,
+    /// Criterion's output folder (figure 5)
+    #[arg(long, value_name = "DIR")]
     criterion_dir: Option<PathBuf>,
+    /// Also write the table's rows as JSON
+    #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// The figures to run, 1 to 10 (default: all)
+    #[arg(value_name = "FIGURE", value_parser = clap::value_parser!(u8).range(1..=10))]
     figures: Vec<u8>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        build: "release".into(),
-        package_how: "built earlier".into(),
-        ..Args::default()
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = || it.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Err(HELP.into()),
-            "--bootstrap" => args.bootstrap = Some(value()?.into()),
-            "--query" => args.query = Some(value()?.into()),
-            "--build" => args.build = value()?,
-            "--zip" => args.zip = Some(value()?.into()),
-            "--package-how" => args.package_how = value()?,
-            "--track-log" => args.track_log = Some(value()?.into()),
-            "--track-since" => {
-                let secs: u64 = value()?
-                    .parse()
-                    .map_err(|e| format!("--track-since: {e}"))?;
-                args.track_since = Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
-            }
-            "--criterion-dir" => args.criterion_dir = Some(value()?.into()),
-            "--json" => args.json = Some(value()?.into()),
-            figure => match figure.parse::<u8>() {
-                Ok(n @ 1..=10) => args.figures.push(n),
-                _ => return Err(format!("unknown argument {figure:?}\n\n{HELP}")),
-            },
-        }
-    }
-    Ok(args)
 }
 
 fn main() -> ExitCode {
@@ -94,13 +77,11 @@ fn main() -> ExitCode {
             }
         };
     }
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+    // Bad arguments: clap's message on stderr, exit status 2.
+    let args = Args::parse();
+    let track_since = args.track_since.map_or(SystemTime::UNIX_EPOCH, |secs| {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    });
     let quick = std::env::var("BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
     let wanted = |figure: u8| args.figures.is_empty() || args.figures.contains(&figure);
     let mut rows: Vec<Row> = Vec::new();
@@ -206,12 +187,7 @@ fn main() -> ExitCode {
     }
     if wanted(5) {
         let result = match (&args.track_log, &args.criterion_dir) {
-            (Some(log), Some(dir)) => track::run(
-                log,
-                dir,
-                args.track_since.unwrap_or(SystemTime::UNIX_EPOCH),
-                &args.build,
-            ),
+            (Some(log), Some(dir)) => track::run(log, dir, track_since, &args.build),
             _ => Err("--track-log and --criterion-dir are required".into()),
         };
         record(5, "track!", result);
@@ -292,7 +268,10 @@ fn main() -> ExitCode {
     let mut failed = false;
     for row in &rows {
         if let Verdict::Error(e) = &row.verdict {
-            eprintln!("kx-bench: figure {} ({}) failed: {e}", row.figure, row.what);
+            eprintln!(
+                "kx-events-bench: figure {} ({}) failed: {e}",
+                row.figure, row.what
+            );
             failed = true;
         }
     }
@@ -300,5 +279,43 @@ fn main() -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_what_scripts_bench_sh_passes() {
+        let args = Args::try_parse_from([
+            "kx-events-bench",
+            "--bootstrap",
+            "/b",
+            "--build",
+            "dev build, x86_64",
+            "--track-since",
+            "1700000000",
+            "--json",
+            "/tmp/f.json",
+            "2",
+            "9",
+        ])
+        .unwrap();
+        assert_eq!(args.figures, vec![2, 9]);
+        assert_eq!(args.track_since, Some(1_700_000_000));
+        assert_eq!(args.package_how, "built earlier");
+        for bad in [&["11"][..], &["--nope"], &["--track-since", "soon"]] {
+            let error =
+                Args::try_parse_from(std::iter::once("kx-events-bench").chain(bad.iter().copied()))
+                    .unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad:?}: {error}");
+        }
     }
 }

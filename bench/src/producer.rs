@@ -1,6 +1,6 @@
 //! Figures 7 and 8: the producer crate under faults.
 //!
-//! 7. Memory while SQS is down: a child process (`kx-bench --producer-outage-child`, so that
+//! 7. Memory while SQS is down: a child process (`kx-events-bench --producer-outage-child`, so that
 //!    nothing else of the bench is in its resident set) tracks 100,000 events against an
 //!    endpoint that accepts connections and never answers, sending as events come (as outside
 //!    `kx_events::run`). Its peak resident memory (`VmHWM`) must stay bounded by the publisher's
@@ -20,7 +20,7 @@ use kx_events_local::fault_proxy::{FaultProxy, SEND_MESSAGE_BATCH};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The argument that turns `kx-bench` into figure 7's child process.
+/// The argument that turns `kx-events-bench` into figure 7's child process.
 pub const OUTAGE_CHILD: &str = "--producer-outage-child";
 
 /// Figure 7's bound on the child's peak resident memory: the 16 MiB byte budget plus the
@@ -46,7 +46,7 @@ pub struct OutageReport {
     pub peak_kb: u64,
 }
 
-/// The child: `kx-bench --producer-outage-child EVENTS METADATA_BYTES`.
+/// The child: `kx-events-bench --producer-outage-child EVENTS METADATA_BYTES`.
 pub fn outage_child(args: &[String]) -> BenchResult<()> {
     let count: usize = args
         .first()
@@ -116,7 +116,7 @@ pub fn outage_child(args: &[String]) -> BenchResult<()> {
 }
 
 fn run_child(events: usize, metadata_bytes: usize) -> BenchResult<OutageReport> {
-    let exe = std::env::current_exe().context("the kx-bench executable")?;
+    let exe = std::env::current_exe().context("the kx-events-bench executable")?;
     let out = std::process::Command::new(exe)
         .args([
             OUTAGE_CHILD,

@@ -1,5 +1,5 @@
 //! The events the benchmarks store: realistic sizes (a ~200-byte metadata object, every optional
-//! column filled as the seeds' producers fill them) and chains (half of the events name a
+//! column filled as the TypeScript system's producers fill them) and chains (half of the events name a
 //! previous event that is already stored, so every such insert runs the foreign-key check).
 
 use chrono::Duration as ChronoDuration;
@@ -12,12 +12,12 @@ use uuid::Uuid;
 pub struct Rng(u64);
 
 impl Rng {
-    /// A generator from a seed (any value; 0 is mapped to a fixed non-zero state).
-    pub fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 {
+    /// A generator from a starting state (any value; 0 is mapped to a fixed non-zero state).
+    pub fn new(start: u64) -> Rng {
+        Rng(if start == 0 {
             0x9E37_79B9_7F4A_7C15
         } else {
-            seed
+            start
         })
     }
 
@@ -79,7 +79,7 @@ pub fn event(rng: &mut Rng, parent: Option<Uuid>) -> TrackedEvent {
 }
 
 /// `count` events; each one names, with probability one half, a previous event drawn from
-/// `parents` (events already stored), as the seeds' producers chain a request's events.
+/// `parents` (events already stored), as the TypeScript system's producers chain a request's events.
 pub fn events(rng: &mut Rng, count: usize, parents: &[Uuid]) -> Vec<TrackedEvent> {
     (0..count)
         .map(|_| {

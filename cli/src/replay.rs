@@ -128,29 +128,37 @@ struct Checkpoint {
     put: i64,
 }
 
-/// The WHERE clause of a selection; parameters $1..$7 are since, until, client, entity type,
-/// event type, the checkpoint's occurred_at and event_id (NULL = none).
-fn where_clause(failed: bool) -> &'static str {
-    if failed {
-        " FROM events
-         WHERE published_at IS NULL AND publish_failed_at IS NOT NULL
+/// The filters both selections share, after their own condition; parameters $1..$7 are since,
+/// until, client, entity type, event type, the checkpoint's occurred_at and event_id
+/// (NULL = none).
+macro_rules! selection_filters {
+    () => {
+        "
            AND ($1::timestamptz IS NULL OR occurred_at >= $1)
            AND ($2::timestamptz IS NULL OR occurred_at < $2)
            AND ($3::text IS NULL OR client_id = $3)
            AND ($4::text IS NULL OR entity_type = $4)
            AND ($5::text IS NULL OR event_type = $5)
            AND ($6::timestamptz IS NULL OR (occurred_at, event_id) > ($6, $7::uuid))"
+    };
+}
+
+/// The WHERE clause of a selection (the parameters of `selection_filters!`).
+fn where_clause(failed: bool) -> &'static str {
+    if failed {
+        concat!(
+            " FROM events
+         WHERE published_at IS NULL AND publish_failed_at IS NOT NULL",
+            selection_filters!()
+        )
     } else {
         // Every stored event that has been on the bus or was never the outbox's (history rows,
         // published_at '-infinity'); rows still waiting for the bus are the outbox's to put.
-        " FROM events
-         WHERE published_at IS NOT NULL
-           AND ($1::timestamptz IS NULL OR occurred_at >= $1)
-           AND ($2::timestamptz IS NULL OR occurred_at < $2)
-           AND ($3::text IS NULL OR client_id = $3)
-           AND ($4::text IS NULL OR entity_type = $4)
-           AND ($5::text IS NULL OR event_type = $5)
-           AND ($6::timestamptz IS NULL OR (occurred_at, event_id) > ($6, $7::uuid))"
+        concat!(
+            " FROM events
+         WHERE published_at IS NOT NULL",
+            selection_filters!()
+        )
     }
 }
 

@@ -3,43 +3,13 @@
 //! Needs `scripts/services.sh up && source .state/env` (fails otherwise).
 mod common;
 
-use aws_sdk_sqs::types::QueueAttributeName;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_consumes_the_queue_and_prints_stats() {
     common::moto_endpoint();
     let sdk = kx_events_local::aws_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let name = format!("kx-local-cli-{}", uuid::Uuid::new_v4().simple());
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .unwrap();
-    let dlq_url = dlq.queue_url.unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":2}}"#),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let (url, _dlq_url) = common::queue_with_dlq(&sqs, &name, 2, &[]).await;
     for body in ["a", "b", "c", "d", "please fail"] {
         sqs.send_message()
             .queue_url(&url)

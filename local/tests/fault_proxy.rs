@@ -4,7 +4,7 @@
 mod common;
 
 use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use kx_events_local::fault_proxy::{EntrySelector, FaultProxy, PUT_EVENTS, SEND_MESSAGE_BATCH};
 use std::collections::BTreeSet;
 
@@ -44,24 +44,8 @@ async fn env() -> Env {
         .send()
         .await
         .unwrap();
-    let sink_url = direct_sqs
-        .create_queue()
-        .queue_name(format!("{name}-sink"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let sink_arn = direct_sqs
-        .get_queue_attributes()
-        .queue_url(&sink_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
+    let sink_url = common::create_queue(&direct_sqs, &format!("{name}-sink"), &[]).await;
+    let sink_arn = common::queue_arn(&direct_sqs, &sink_url).await;
     direct_events
         .put_rule()
         .name(format!("{name}-all"))
@@ -100,6 +84,25 @@ fn entries(bus: &str, details: &[String]) -> Vec<PutEventsRequestEntry> {
                 .build()
         })
         .collect()
+}
+
+impl Env {
+    /// `PutEvents` of `details` on the test bus, through the proxy.
+    async fn put(
+        &self,
+        details: &[String],
+    ) -> Result<
+        aws_sdk_eventbridge::operation::put_events::PutEventsOutput,
+        aws_sdk_eventbridge::error::SdkError<
+            aws_sdk_eventbridge::operation::put_events::PutEventsError,
+        >,
+    > {
+        self.events
+            .put_events()
+            .set_entries(Some(entries(&self.bus, details)))
+            .send()
+            .await
+    }
 }
 
 /// The `detail.n` of every event on the sink queue.
@@ -152,13 +155,7 @@ async fn put_events_partial_failures_are_merged_in_place() {
             Some(1),
         )
         .unwrap();
-    let out = env
-        .events
-        .put_events()
-        .set_entries(Some(entries(&env.bus, &details)))
-        .send()
-        .await
-        .unwrap();
+    let out = env.put(&details).await.unwrap();
     assert_eq!(out.failed_entry_count(), 4);
     let results = out.entries();
     assert_eq!(results.len(), 10);
@@ -189,13 +186,7 @@ async fn put_events_partial_failures_are_merged_in_place() {
         .fail_entries(PUT_EVENTS, EntrySelector::All, Some(1))
         .unwrap();
     let retry: Vec<String> = [2, 5, 7, 8].iter().map(|&i| details[i].clone()).collect();
-    let out = env
-        .events
-        .put_events()
-        .set_entries(Some(entries(&env.bus, &retry)))
-        .send()
-        .await
-        .unwrap();
+    let out = env.put(&retry).await.unwrap();
     assert_eq!(out.failed_entry_count(), 1);
     assert!(out.entries()[0].error_code().is_some());
     assert_eq!(delivered(&env).await, BTreeSet::from([5, 7, 8]));
@@ -205,13 +196,7 @@ async fn put_events_partial_failures_are_merged_in_place() {
         .fail_entries(PUT_EVENTS, EntrySelector::All, None)
         .unwrap();
     let forwarded_before = env.proxy.stats().target(PUT_EVENTS).forwarded;
-    let out = env
-        .events
-        .put_events()
-        .set_entries(Some(entries(&env.bus, &details[..3])))
-        .send()
-        .await
-        .unwrap();
+    let out = env.put(&details[..3]).await.unwrap();
     assert_eq!(out.failed_entry_count(), 3);
     assert_eq!(
         env.proxy.stats().target(PUT_EVENTS).forwarded,
@@ -227,26 +212,14 @@ async fn whole_request_failures_are_retried_by_the_sdk_or_surface() {
 
     // One 500: the SDK's retry hides it.
     env.proxy.fail_requests(PUT_EVENTS, 500, Some(1));
-    let out = env
-        .events
-        .put_events()
-        .set_entries(Some(entries(&env.bus, &details)))
-        .send()
-        .await
-        .unwrap();
+    let out = env.put(&details).await.unwrap();
     assert_eq!(out.failed_entry_count(), 0);
     let stats = env.proxy.stats().target(PUT_EVENTS);
     assert_eq!((stats.failed_requests, stats.forwarded), (1, 1));
 
     // 503 until turned off: the call fails with the service's error.
     let outage = env.proxy.fail_requests(PUT_EVENTS, 503, None);
-    let error = env
-        .events
-        .put_events()
-        .set_entries(Some(entries(&env.bus, &details)))
-        .send()
-        .await
-        .unwrap_err();
+    let error = env.put(&details).await.unwrap_err();
     let text = format!(
         "{:?}",
         aws_sdk_eventbridge::error::DisplayErrorContext(&error)
@@ -256,12 +229,7 @@ async fn whole_request_failures_are_retried_by_the_sdk_or_surface() {
     assert!(failed >= 3, "the SDK should have retried: {failed}");
     env.proxy.remove(outage);
     let details = vec![serde_json::json!({"n": 2}).to_string()];
-    env.events
-        .put_events()
-        .set_entries(Some(entries(&env.bus, &details)))
-        .send()
-        .await
-        .unwrap();
+    env.put(&details).await.unwrap();
     assert_eq!(delivered(&env).await, BTreeSet::from([1, 2]));
 
     // A held request: the caller is stuck in the call until the delay is over.
@@ -300,15 +268,7 @@ async fn whole_request_failures_are_retried_by_the_sdk_or_surface() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_message_batch_partial_failures() {
     let env = env().await;
-    let queue = env
-        .sqs
-        .create_queue()
-        .queue_name(format!("{}-q", env.bus))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let queue = common::create_queue(&env.sqs, &format!("{}-q", env.bus), &[]).await;
     env.proxy
         .fail_entries(
             SEND_MESSAGE_BATCH,

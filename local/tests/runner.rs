@@ -23,49 +23,21 @@ async fn queues(max_receive_count: u32) -> Queues {
     let sdk = kx_events_local::aws_sdk_config().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let name = format!("kx-local-runner-{}", uuid::Uuid::new_v4().simple());
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let dlq_arn = arn(&sqs, &dlq_url).await;
-    let url = sqs
-        .create_queue()
-        .queue_name(&name)
-        // kx-events' queue: a long visibility timeout, so retries rely on retry_delay locally.
-        .attributes(QueueAttributeName::VisibilityTimeout, "300")
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = arn(&sqs, &url).await;
+    // kx-events' queue: a long visibility timeout, so retries rely on retry_delay locally.
+    let (url, dlq_url) = common::queue_with_dlq(
+        &sqs,
+        &name,
+        max_receive_count,
+        &[(QueueAttributeName::VisibilityTimeout, "300".into())],
+    )
+    .await;
+    let arn = common::queue_arn(&sqs, &url).await;
     Queues {
         sqs,
         url,
         arn,
         dlq_url,
     }
-}
-
-async fn arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    sqs.get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone()
 }
 
 async fn send(q: &Queues, bodies: &[String]) {

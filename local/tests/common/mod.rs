@@ -88,3 +88,52 @@ pub async fn http(
         .to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
+
+/// Creates the queue `name` with `attributes`; returns its URL.
+pub async fn create_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, String)],
+) -> String {
+    let mut request = sqs.create_queue().queue_name(name);
+    for (key, value) in attributes {
+        request = request.attributes(key.clone(), value);
+    }
+    request.send().await.unwrap().queue_url.unwrap()
+}
+
+/// Creates `{name}-dlq` and the queue `name` redriving to it after `max_receive_count` receives
+/// (plus `attributes`), as kx-events' Terraform module does; returns (queue URL, DLQ URL).
+pub async fn queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    max_receive_count: u32,
+    attributes: &[(aws_sdk_sqs::types::QueueAttributeName, String)],
+) -> (String, String) {
+    let dlq_url = create_queue(sqs, &format!("{name}-dlq"), &[]).await;
+    let dlq_arn = queue_arn(sqs, &dlq_url).await;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": max_receive_count,
+    });
+    let mut attributes = attributes.to_vec();
+    attributes.push((
+        aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+        redrive.to_string(),
+    ));
+    (create_queue(sqs, name, &attributes).await, dlq_url)
+}
