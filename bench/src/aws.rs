@@ -2,9 +2,10 @@
 //! Manager secret for the database (as RDS keeps one: `username` and `password`), an EventBridge
 //! bus, a dead-letter queue; and the SQS batches Lambda would hand the consumer.
 
-use crate::db::{BenchResult, Context, Server};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use crate::db::{chain, BenchResult, Context, Server};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use kx_events::TrackedEvent;
+use kx_events_testkit::unique;
 use serde_json::Value;
 
 /// The resources one benchmark run uses, and the consumer's environment that points at them.
@@ -18,70 +19,57 @@ pub struct Resources {
     pub bus_name: String,
     /// URL of the dead-letter queue.
     pub dlq_url: String,
+    /// The database server's host and port, as the consumer's environment names them.
+    db_host: String,
+    db_port: u16,
+}
+
+/// `"{operation}: {error and its causes}"`, for an SDK call that failed.
+fn failed<E: std::error::Error>(operation: &'static str) -> impl FnOnce(E) -> String {
+    move |e| format!("{operation}: {}", chain(&e))
 }
 
 impl Resources {
     /// Creates a secret, a bus and a DLQ with names unique to this run.
     pub async fn create(server: &Server) -> BenchResult<Resources> {
-        if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
-            return Err(
-                "AWS_ENDPOINT_URL is not set: run `make bench` (it starts moto and sources .state/env)"
-                    .into(),
-            );
-        }
-        let sdk = kx_events_local::aws_sdk_config().await;
-        let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-        let (_, _, user, password) = server.parts();
+        let sdk = kx_events::aws::sdk_config().await;
+        let (db_host, db_port, user, password) = server.parts()?;
         let secret = aws_sdk_secretsmanager::Client::new(&sdk)
             .create_secret()
-            .name(format!("kx-bench/db-{tag}"))
+            .name(unique("kx-bench/db"))
             .secret_string(serde_json::json!({"username": user, "password": password}).to_string())
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "CreateSecret: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                )
-            })?;
-        let bus_name = format!("kx-bench-{tag}");
+            .map_err(failed("CreateSecret"))?;
+        let bus_name = unique("kx-bench");
         aws_sdk_eventbridge::Client::new(&sdk)
             .create_event_bus()
             .name(&bus_name)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "CreateEventBus: {}",
-                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed("CreateEventBus"))?;
         let dlq = aws_sdk_sqs::Client::new(&sdk)
             .create_queue()
-            .queue_name(format!("kx-bench-dlq-{tag}"))
+            .queue_name(unique("kx-bench-dlq"))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "CreateQueue: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed("CreateQueue"))?;
         Ok(Resources {
             sdk,
             secret_arn: secret.arn().unwrap_or_default().to_string(),
             bus_name,
             dlq_url: dlq.queue_url().unwrap_or_default().to_string(),
+            db_host,
+            db_port,
         })
     }
 
     /// The consumer's configuration (its documented environment variables) for database `db`.
-    pub fn consumer_env(&self, server: &Server, db: &str) -> Vec<(String, String)> {
-        let (host, port, _, _) = server.parts();
+    pub fn consumer_env(&self, db: &str) -> Vec<(String, String)> {
         [
             ("DB_SECRET_ARN", self.secret_arn.clone()),
-            ("DB_HOST", host),
-            ("DB_PORT", port.to_string()),
+            ("DB_HOST", self.db_host.clone()),
+            ("DB_PORT", self.db_port.to_string()),
             ("DB_NAME", db.to_string()),
             ("DB_SSLMODE", "disable".to_string()),
             ("EVENT_BUS_NAME", self.bus_name.clone()),
@@ -97,19 +85,12 @@ impl Resources {
         let out = aws_sdk_sqs::Client::new(&self.sdk)
             .get_queue_attributes()
             .queue_url(&self.dlq_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "GetQueueAttributes: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(failed("GetQueueAttributes"))?;
         out.attributes()
-            .and_then(|a| {
-                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            })
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
             .map(|n| n.parse::<i64>())
             .transpose()
             .context("ApproximateNumberOfMessages")

@@ -66,14 +66,14 @@ pub async fn run(
         .context("starting the Runtime API server")?;
 
     blocking(|| server.recreate(MIGRATED_DB))?;
-    let env = resources.consumer_env(server, MIGRATED_DB);
+    let env = resources.consumer_env(MIGRATED_DB);
     once(&api, bootstrap, &env).await?; // applies the migrations; warms the page cache
     let mut migrated = Vec::with_capacity(runs);
     for _ in 0..runs {
         migrated.push(once(&api, bootstrap, &env).await?);
     }
 
-    let env = resources.consumer_env(server, FRESH_DB);
+    let env = resources.consumer_env(FRESH_DB);
     let mut fresh = Vec::with_capacity(runs);
     for _ in 0..runs {
         blocking(|| server.recreate(FRESH_DB))?;

@@ -22,7 +22,7 @@ use crate::handler::Measured;
 use crate::report::{section, Row};
 use crate::stats::{thousands, Summary};
 use crate::store::real_store;
-use crate::workload::{events, metadata_value, Rng};
+use crate::workload::{events, metadata_value, row_params, Rng, PER_MESSAGE_INSERT};
 use aws_lambda_events::event::sqs::SqsEvent;
 use kx_events::TrackedEvent;
 use kx_events_consumer::Bus;
@@ -238,11 +238,7 @@ async fn baseline_invocation(
     let mut client = blocking(|| server.connect(DATABASE))?;
     let statement = blocking(|| {
         client
-            .prepare(
-                "INSERT INTO events (event_id, client_id, previous_event_id, user_id, entity_id, \
-                 entity_type, event_type, source, campaign_id, points_awarded, session_id, occurred_at, metadata) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (event_id) DO NOTHING",
-            )
+            .prepare(PER_MESSAGE_INSERT)
             .context("preparing the TypeScript system's INSERT")
     })?;
     let bus = Bus::new(
@@ -263,24 +259,7 @@ async fn baseline_invocation(
             let metadata = metadata_value(&e);
             blocking(|| {
                 client
-                    .execute(
-                        &statement,
-                        &[
-                            &e.event_id,
-                            &e.client_id,
-                            &e.previous_event_id,
-                            &e.user_id,
-                            &e.entity_id,
-                            &e.entity_type,
-                            &e.event_type,
-                            &e.source,
-                            &e.campaign_id,
-                            &e.points_awarded,
-                            &e.session_id,
-                            &e.occurred_at,
-                            &metadata,
-                        ],
-                    )
+                    .execute(&statement, &row_params(&e, &metadata))
                     .context("the TypeScript system's INSERT")
             })?;
             let report = bus

@@ -1,5 +1,7 @@
 //! The benchmark's own databases on the test server: created fresh, migrated, and dropped.
 
+use kx_events_consumer::{DbSettings, SslMode, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
+use kx_events_testkit::Services;
 use postgres::{Client, Config, NoTls};
 
 /// Errors are carried as text: a benchmark that fails prints why and the run goes on.
@@ -20,27 +22,23 @@ impl<T, E: std::error::Error> Context<T> for Result<T, E> {
 /// An error and its sources on one line (`postgres::Error` alone says only "db error").
 pub use kx_events::error_chain as chain;
 
-/// The server the benchmarks use: `KX_TEST_DATABASE_URL` from `.state/env`, a superuser over TCP.
+/// The server the benchmarks use: `KX_TEST_DATABASE_URL` of the local services
+/// ([`kx_events_testkit::Services`], from `.state/env`), a superuser over TCP.
 #[derive(Debug, Clone)]
 pub struct Server {
     admin: Config,
-    url: String,
+    services: Services,
 }
 
 impl Server {
-    /// Reads `KX_TEST_DATABASE_URL` (set by `scripts/services.sh up`, sourced by `make bench`).
+    /// The local services from the environment (`make bench` sources `.state/env`).
     pub fn from_env() -> BenchResult<Server> {
-        let url = std::env::var("KX_TEST_DATABASE_URL").map_err(|_| {
-            "KX_TEST_DATABASE_URL is not set: run `make bench` (or `scripts/services.sh up && source .state/env`)"
-                .to_string()
-        })?;
-        let admin: Config = url.parse().context("KX_TEST_DATABASE_URL")?;
-        Ok(Server { admin, url })
-    }
-
-    /// The URL of the administrative database.
-    pub fn url(&self) -> &str {
-        &self.url
+        let services = Services::from_env("run `make bench`")?;
+        let admin: Config = services
+            .database_url
+            .parse()
+            .context("KX_TEST_DATABASE_URL")?;
+        Ok(Server { admin, services })
     }
 
     /// Connection settings for database `name` on this server.
@@ -51,19 +49,26 @@ impl Server {
     }
 
     /// Host, port, user and password, as the consumer's environment and secret carry them.
-    pub fn parts(&self) -> (String, u16, String, String) {
-        let host = match self.admin.get_hosts().first() {
-            Some(postgres::config::Host::Tcp(h)) => h.clone(),
-            _ => "127.0.0.1".to_string(),
-        };
-        let port = self.admin.get_ports().first().copied().unwrap_or(5432);
-        let user = self.admin.get_user().unwrap_or("postgres").to_string();
-        let password = self
-            .admin
-            .get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .unwrap_or_default();
-        (host, port, user, password)
+    pub fn parts(&self) -> BenchResult<(String, u16, String, String)> {
+        self.services.database_parts()
+    }
+
+    /// The consumer's store settings for database `name`: a pool of one connection (one
+    /// invocation at a time, as in Lambda), no TLS (loopback), the consumer's default timeouts.
+    pub fn store_settings(&self, name: &str) -> BenchResult<DbSettings> {
+        let (host, port, user, password) = self.parts()?;
+        Ok(DbSettings {
+            host,
+            port,
+            dbname: name.to_string(),
+            user,
+            password,
+            sslmode: SslMode::Disable,
+            ssl_root_cert: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            pool_size: 1,
+        })
     }
 
     /// Connects to database `name`.
@@ -75,28 +80,24 @@ impl Server {
 
     /// Drops database `name` if it exists and creates it empty.
     pub fn recreate(&self, name: &str) -> BenchResult<()> {
-        let mut admin = self
-            .admin
-            .connect(NoTls)
-            .context("connecting to the server")?;
-        // Two statements: neither may run inside the implicit transaction of a multi-statement query.
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .context(format!("dropping database {name}"))?;
-        admin
+        self.drop_database(name)?;
+        // Its own statement: CREATE DATABASE may not run inside a multi-statement query.
+        self.admin()?
             .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
             .context(format!("creating database {name}"))
     }
 
     /// Drops database `name` if it exists.
     pub fn drop_database(&self, name: &str) -> BenchResult<()> {
-        let mut admin = self
-            .admin
-            .connect(NoTls)
-            .context("connecting to the server")?;
-        admin
+        self.admin()?
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .context(format!("dropping database {name}"))
+    }
+
+    fn admin(&self) -> BenchResult<Client> {
+        self.admin
+            .connect(NoTls)
+            .context("connecting to the server")
     }
 }
 

@@ -60,7 +60,7 @@ pub async fn run(
         .await
         .context("starting the Runtime API server")?;
     let mut config = FunctionConfig::new(bootstrap);
-    config.env = resources.consumer_env(server, DATABASE);
+    config.env = resources.consumer_env(DATABASE);
     let mut function = Function::spawn(&api, config)
         .await
         .context("starting bootstrap")?;

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kx_events_consumer::{DbSettings, SslMode, Store};
+use kx_events_consumer::{DbSettings, Store};
 use kx_events_local::runtime_api::RuntimeApi;
 use kx_events_query as kxq;
 use kx_events_query_api::QueryApi;
@@ -195,18 +195,10 @@ pub fn run_db(
         ),
     );
     blocking(|| server.recreate(DB))?;
-    let (host, port, user, password) = server.parts();
     let db_settings = DbSettings {
-        host,
-        port,
-        dbname: DB.into(),
-        user,
-        password,
-        sslmode: SslMode::Disable,
-        ssl_root_cert: None,
         connect_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(600),
-        pool_size: 1,
+        ..server.store_settings(DB)?
     };
     let store = Store::connect(db_settings).map_err(|e| e.to_string())?;
     runtime
@@ -412,7 +404,7 @@ pub async fn run_cold_start(
         .await
         .context("starting the Runtime API server")?;
     blocking(|| server.recreate(cold_start::MIGRATED_DB))?;
-    let env = resources.consumer_env(server, cold_start::MIGRATED_DB);
+    let env = resources.consumer_env(cold_start::MIGRATED_DB);
     cold_start::once(&api, bootstrap, &env).await?; // migrates
     cold_start::once(&api, query, &env).await?; // warm-up
     let (mut consumer, mut reader) = (Vec::new(), Vec::new());

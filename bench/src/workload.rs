@@ -4,6 +4,7 @@
 
 use chrono::Duration as ChronoDuration;
 use kx_events::TrackedEvent;
+use postgres::types::ToSql;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -96,6 +97,41 @@ pub fn events(rng: &mut Rng, count: usize, parents: &[Uuid]) -> Vec<TrackedEvent
 /// The metadata object as a `serde_json::Value` (or JSON `null`), as the store binds it.
 pub fn metadata_value(event: &TrackedEvent) -> Option<Value> {
     event.metadata.clone().map(Value::Object)
+}
+
+/// The columns the baselines write, in the order of [`row_params`].
+pub const COLUMNS: &str =
+    "event_id, client_id, previous_event_id, user_id, entity_id, entity_type, \
+    event_type, source, campaign_id, points_awarded, session_id, occurred_at, metadata";
+
+/// The TypeScript system's store: one autocommit `INSERT … ON CONFLICT DO NOTHING` per event,
+/// its parameters from [`row_params`].
+pub const PER_MESSAGE_INSERT: &str = "INSERT INTO events (event_id, client_id, previous_event_id, \
+    user_id, entity_id, entity_type, event_type, source, campaign_id, points_awarded, session_id, \
+    occurred_at, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+    ON CONFLICT (event_id) DO NOTHING";
+
+/// One event as the 13 parameters of [`COLUMNS`] (`$1 … $13` of a per-message INSERT, one row
+/// of a COPY), with `metadata` from [`metadata_value`].
+pub fn row_params<'a>(
+    e: &'a TrackedEvent,
+    metadata: &'a Option<Value>,
+) -> [&'a (dyn ToSql + Sync); 13] {
+    [
+        &e.event_id,
+        &e.client_id,
+        &e.previous_event_id,
+        &e.user_id,
+        &e.entity_id,
+        &e.entity_type,
+        &e.event_type,
+        &e.source,
+        &e.campaign_id,
+        &e.points_awarded,
+        &e.session_id,
+        &e.occurred_at,
+        metadata,
+    ]
 }
 
 #[cfg(test)]
