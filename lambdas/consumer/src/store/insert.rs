@@ -20,8 +20,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use kx_events::TrackedEvent;
+use postgres::error::SqlState;
 use postgres::types::{Json, Type};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::outbox::MARK_PUBLISHED_SQL;
@@ -159,6 +162,34 @@ const INSERT_TYPES: [Type; 19] = [
     Type::FLOAT8,
 ];
 
+/// The statement of the common batch, every event new and every parent stored or in the batch
+/// (`insert_new.sql`): [`INSERT_SQL`] without `ON CONFLICT`, without its own parent check and
+/// without a row per event in the answer, so that it costs what `COPY` costs plus the lease; a
+/// duplicate (23505) or a missing parent (23503) fails it with nothing written, and the batch
+/// goes through [`INSERT_SQL`]. `$1 … $14` as there, `$15` on_bus, `$16` lease, `$17` stale
+/// check; one row: `(linked, stale)`.
+const INSERT_NEW_SQL: &str = include_str!("insert_new.sql");
+
+const INSERT_NEW_TYPES: [Type; 17] = [
+    Type::UUID_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::UUID_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::INT4_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::BOOL_ARRAY,
+    Type::FLOAT8,
+    Type::FLOAT8,
+];
+
 /// What one run of [`INSERT_SQL`] reported.
 #[derive(Default)]
 struct Ran {
@@ -222,6 +253,9 @@ fn insert_tx(
     let (optimistic, optimistic_undecided) = decide(items, all, outside.iter().copied().collect());
     let mut existing: Option<HashMap<Uuid, bool>> = None;
     if optimistic_undecided.is_empty() && optimistic.iter().all(|&(_, m)| m.is_none()) {
+        if let Some(ran) = run_insert_new(c, items, &optimistic, claim)? {
+            return finish(c, items, out, &optimistic, ran);
+        }
         let ran = run_insert(c, items, &optimistic, &outside, claim)?;
         if ran.ok {
             return finish(c, items, out, &optimistic, ran);
@@ -275,6 +309,68 @@ fn insert_tx(
     }
     finish(c, items, out, &accepted, ran)
 }
+/// Runs [`INSERT_NEW_SQL`] for the `accepted` events, none of them waiting for a parent:
+/// `Ok(None)` when the statement found a row already stored (23505) or a parent missing (23503)
+/// and so wrote nothing, for [`run_insert`] to decide again.
+fn run_insert_new(
+    c: &mut Conn,
+    items: &[NewEvent],
+    accepted: &[(usize, Option<Uuid>)],
+    claim: Claim,
+) -> Result<Option<Ran>, postgres::Error> {
+    let mut accepted = accepted.to_vec();
+    accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
+    let cols = Columns::of(items, &accepted, &HashMap::new());
+    let st = c.statement(INSERT_NEW_SQL, &INSERT_NEW_TYPES)?;
+    let row = match c.client().query_one(
+        &st,
+        &[
+            &cols.event_id,
+            &cols.client_id,
+            &cols.previous,
+            &cols.user_id,
+            &cols.entity_id,
+            &cols.entity_type,
+            &cols.event_type,
+            &cols.source,
+            &cols.campaign_id,
+            &cols.points,
+            &cols.session_id,
+            &cols.occurred_at,
+            &cols.metadata,
+            &cols.extra,
+            &cols.on_bus,
+            &claim.lease,
+            &claim.stale_after,
+        ],
+    ) {
+        Ok(row) => row,
+        Err(e)
+            if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                || e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let claimed = match claim.lease {
+        Some(_) => accepted
+            .iter()
+            .filter(|&&(i, _)| !items[i].on_bus)
+            .map(|&(i, _)| items[i].event.event_id)
+            .collect(),
+        None => HashSet::new(),
+    };
+    Ok(Some(Ran {
+        ok: true,
+        inserted: cols.event_id.iter().copied().collect(),
+        linked: row.get::<_, i64>(0).max(0) as u64,
+        claimed,
+        stale: row.get(1),
+        ..Ran::default()
+    }))
+}
+
 /// Runs [`INSERT_SQL`] for the `accepted` events (as (index, unresolved parent)), checking that
 /// the parents in `check` exist.
 fn run_insert(
@@ -288,70 +384,28 @@ fn run_insert(
     let mut accepted = accepted.to_vec();
     accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
     let links = in_batch_links(items, &accepted);
-    let n = accepted.len();
-    let mut event_id = Vec::with_capacity(n);
-    let mut client_id = Vec::with_capacity(n);
-    let mut previous = Vec::with_capacity(n);
-    let mut user_id = Vec::with_capacity(n);
-    let mut entity_id = Vec::with_capacity(n);
-    let mut entity_type = Vec::with_capacity(n);
-    let mut event_type = Vec::with_capacity(n);
-    let mut source = Vec::with_capacity(n);
-    let mut campaign_id = Vec::with_capacity(n);
-    let mut points = Vec::with_capacity(n);
-    let mut session_id = Vec::with_capacity(n);
-    let mut occurred_at = Vec::with_capacity(n);
-    let mut metadata = Vec::with_capacity(n);
-    let mut extra = Vec::with_capacity(n);
-    let mut unresolved = Vec::with_capacity(n);
-    let mut on_bus = Vec::with_capacity(n);
-    for &(i, missing) in &accepted {
-        let e = &items[i].event;
-        event_id.push(e.event_id);
-        client_id.push(e.client_id.as_str());
-        // An event stored unlinked whose parent is stored by this same statement (both on their
-        // last receive in one batch) is linked to it at once (see `finish`).
-        let in_batch = missing.and_then(|_| links.get(&e.event_id).copied());
-        previous.push(match missing {
-            Some(_) => in_batch,
-            None => e.previous_event_id,
-        });
-        user_id.push(e.user_id.as_deref());
-        entity_id.push(e.entity_id.as_deref());
-        entity_type.push(e.entity_type.as_str());
-        event_type.push(e.event_type.as_str());
-        source.push(e.source.as_deref());
-        campaign_id.push(e.campaign_id.as_deref());
-        points.push(e.points_awarded);
-        session_id.push(e.session_id.as_deref());
-        occurred_at.push(e.occurred_at);
-        // Serialised straight from the event (no copy of the maps).
-        metadata.push(e.metadata.as_ref().map(Json));
-        extra.push((!e.extra.is_empty()).then_some(Json(&e.extra)));
-        unresolved.push(if in_batch.is_some() { None } else { missing });
-        on_bus.push(items[i].on_bus);
-    }
+    let cols = Columns::of(items, &accepted, &links);
     let check = check.to_vec();
     let st = c.statement(INSERT_SQL, &INSERT_TYPES)?;
     let rows = c.client().query(
         &st,
         &[
-            &event_id,
-            &client_id,
-            &previous,
-            &user_id,
-            &entity_id,
-            &entity_type,
-            &event_type,
-            &source,
-            &campaign_id,
-            &points,
-            &session_id,
-            &occurred_at,
-            &metadata,
-            &extra,
-            &unresolved,
-            &on_bus,
+            &cols.event_id,
+            &cols.client_id,
+            &cols.previous,
+            &cols.user_id,
+            &cols.entity_id,
+            &cols.entity_type,
+            &cols.event_type,
+            &cols.source,
+            &cols.campaign_id,
+            &cols.points,
+            &cols.session_id,
+            &cols.occurred_at,
+            &cols.metadata,
+            &cols.extra,
+            &cols.unresolved,
+            &cols.on_bus,
             &check,
             &claim.lease,
             &claim.stale_after,
@@ -383,6 +437,84 @@ fn run_insert(
         }
     }
     Ok(ran)
+}
+
+/// The batch as one array per column (the parameters `$1 …` of both insert statements), in
+/// the order of `accepted`.
+struct Columns<'a> {
+    event_id: Vec<Uuid>,
+    client_id: Vec<&'a str>,
+    previous: Vec<Option<Uuid>>,
+    user_id: Vec<Option<&'a str>>,
+    entity_id: Vec<Option<&'a str>>,
+    entity_type: Vec<&'a str>,
+    event_type: Vec<&'a str>,
+    source: Vec<Option<&'a str>>,
+    campaign_id: Vec<Option<&'a str>>,
+    points: Vec<Option<i32>>,
+    session_id: Vec<Option<&'a str>>,
+    occurred_at: Vec<DateTime<Utc>>,
+    metadata: Vec<Option<Json<&'a Map<String, Value>>>>,
+    extra: Vec<Option<Json<&'a Map<String, Value>>>>,
+    unresolved: Vec<Option<Uuid>>,
+    on_bus: Vec<bool>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(
+        items: &'a [NewEvent],
+        accepted: &[(usize, Option<Uuid>)],
+        links: &HashMap<Uuid, Uuid>,
+    ) -> Columns<'a> {
+        let n = accepted.len();
+        let mut c = Columns {
+            event_id: Vec::with_capacity(n),
+            client_id: Vec::with_capacity(n),
+            previous: Vec::with_capacity(n),
+            user_id: Vec::with_capacity(n),
+            entity_id: Vec::with_capacity(n),
+            entity_type: Vec::with_capacity(n),
+            event_type: Vec::with_capacity(n),
+            source: Vec::with_capacity(n),
+            campaign_id: Vec::with_capacity(n),
+            points: Vec::with_capacity(n),
+            session_id: Vec::with_capacity(n),
+            occurred_at: Vec::with_capacity(n),
+            metadata: Vec::with_capacity(n),
+            extra: Vec::with_capacity(n),
+            unresolved: Vec::with_capacity(n),
+            on_bus: Vec::with_capacity(n),
+        };
+        for &(i, missing) in accepted {
+            let e = &items[i].event;
+            c.event_id.push(e.event_id);
+            c.client_id.push(e.client_id.as_str());
+            // An event stored unlinked whose parent is stored by this same statement (both on their
+            // last receive in one batch) is linked to it at once (see `finish`).
+            let in_batch = missing.and_then(|_| links.get(&e.event_id).copied());
+            c.previous.push(match missing {
+                Some(_) => in_batch,
+                None => e.previous_event_id,
+            });
+            c.user_id.push(e.user_id.as_deref());
+            c.entity_id.push(e.entity_id.as_deref());
+            c.entity_type.push(e.entity_type.as_str());
+            c.event_type.push(e.event_type.as_str());
+            c.source.push(e.source.as_deref());
+            c.campaign_id.push(e.campaign_id.as_deref());
+            c.points.push(e.points_awarded);
+            c.session_id.push(e.session_id.as_deref());
+            c.occurred_at.push(e.occurred_at);
+            // Serialised straight from the event (no copy of the maps).
+            c.metadata.push(e.metadata.as_ref().map(Json));
+            c.extra
+                .push((!e.extra.is_empty()).then_some(Json(&e.extra)));
+            c.unresolved
+                .push(if in_batch.is_some() { None } else { missing });
+            c.on_bus.push(items[i].on_bus);
+        }
+        c
+    }
 }
 
 /// The statuses of the `accepted` events after [`INSERT_SQL`] ran, and the `on_bus` marking.
