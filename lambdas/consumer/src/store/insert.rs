@@ -9,6 +9,12 @@
 //! whether they need the bus), and, for the handler, takes the publish lease of the rows it
 //! inserts and checks the outbox for stale rows.
 //!
+//! The common batch (every event new, every parent stored or in the batch) skips even that
+//! statement's extra work: `insert_new.sql` ([`INSERT_NEW_SQL`]) is a plain insert with the
+//! lease and the late-child update, which a duplicate or a missing parent fails with nothing
+//! written (the server logs that error once per such batch); the batch then takes
+//! `insert.sql`.
+//!
 //! Which events go in is decided in memory first ([`super::plan`]): as if every parent named
 //! from outside the batch were stored (the statement checks them and inserts nothing otherwise),
 //! and, when one is missing, again on what is stored: an event waits for its parent
@@ -217,7 +223,10 @@ struct Claim {
 
 /// Stores the batch in as few round trips as possible, all autocommit (no explicit transaction):
 ///
-/// - Optimistically, in ONE statement ([`INSERT_SQL`]): every event is decided as if each parent
+/// - First, when every event looks new and linked, with [`INSERT_NEW_SQL`]: a plain insert that
+///   the unique index and the foreign key check as they check `COPY`; it fails with nothing
+///   written when one row exists already or one parent is missing, and the batch goes on below.
+/// - Then, in ONE statement ([`INSERT_SQL`]): every event is decided as if each parent
 ///   named from outside the batch were stored (children of parents in the batch are linked
 ///   whatever their order); the statement checks those parents itself and inserts only if all
 ///   exist, then links late children and reports which rows existed already (and whether
