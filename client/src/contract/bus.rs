@@ -9,7 +9,8 @@ use super::TrackedEvent;
 /// [`TrackedEvent::bus_entry`]); the bus name is added by whoever puts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BusEntry {
-    /// `Source`: the configured event source (default [`DEFAULT_EVENT_SOURCE`](super::DEFAULT_EVENT_SOURCE)).
+    /// `Source`: the configured event source (default
+    /// [`DEFAULT_EVENT_SOURCE`](super::DEFAULT_EVENT_SOURCE)).
     pub source: String,
     /// `DetailType`: `{entityType}.{eventType}`.
     pub detail_type: String,

@@ -174,10 +174,10 @@ impl TrackedEvent {
     }
 
     /// [`TrackedEvent::from_json`], also returning the coercions applied, one sentence each
-    /// (the consumer logs them). What the TypeScript system's consumer accepted is accepted: numbers
-    /// for the string fields (`userId: 42` is `"42"`), `pointsAwarded` as a numeric string,
-    /// a timestamp without an offset (UTC), a leap second, and lone UTF-16 surrogate escapes
-    /// (replaced with U+FFFD).
+    /// (the consumer logs them). What the TypeScript system's consumer accepted is accepted:
+    /// numbers for the string fields (`userId: 42` is `"42"`), `pointsAwarded` as a numeric
+    /// string, a timestamp without an offset (UTC), a leap second, and lone UTF-16 surrogate
+    /// escapes (replaced with U+FFFD).
     ///
     /// ```
     /// use kx_events::TrackedEvent;
