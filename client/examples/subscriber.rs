@@ -1,7 +1,7 @@
 //! A subscriber Lambda of the kx-events bus (the target of an EventBridge rule): each invocation
 //! is one [`BusEvent`], the envelope with the tracked event as its `detail`, and the handler
-//! matches on `detail-type` (`{entityType}.{eventType}`) as the seed's TypeScript "Consumer Lambda
-//! Handler" does.
+//! matches on `detail-type` (`{entityType}.{eventType}`) as the TypeScript system's consumer
+//! Lambda handler does.
 //!
 //! Subscribe it with the Terraform module's `subscription` (a rule on `source =
 //! ["kx-event-tracking"]` and the detail types you want) or any EventBridge rule. A handler that

@@ -1,7 +1,8 @@
 //! A worker Lambda (invoked directly, by Step Functions or by a queue with a JSON payload such as
 //! `{"clientId":"client_123","jobId":"job_1","recipient":"john@example.com"}`) that records
-//! `notification.email_sent` each time the job succeeds — the seed decorator's contract, with
-//! `track_on_ok`. A failed job records nothing.
+//! `notification.email_sent` each time the job succeeds — the TypeScript system's tracking
+//! decorator's contract (record on success only), with `track_on_ok`. A failed job records
+//! nothing.
 //!
 //! Environment: `EVENTS_QUEUE_URL` (required), `EVENT_BUS_NAME`, `EVENT_SOURCE` (optional).
 

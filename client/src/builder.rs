@@ -1,4 +1,5 @@
-//! Building a [`TrackedEvent`] from what the handler has (the seed's `createTrackedEvent`).
+//! Building a [`TrackedEvent`] from what the handler has (the TypeScript producer's
+//! `createTrackedEvent`).
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -66,7 +67,7 @@ impl TrackError {
 }
 
 /// An event to build from a request: entity and event type plus the optional fields (the
-/// seed's `createTrackedEvent` and the decorator's `extra`).
+/// TypeScript producer's `createTrackedEvent` and its tracking decorator's `extra`).
 ///
 /// `clientId` and `previousEventId` come from the context (see
 /// [`extract_client_id`](crate::extract_client_id) and

@@ -117,8 +117,6 @@ mod context;
 mod contract;
 mod error_chain;
 #[cfg(feature = "producer")]
-mod http_request;
-#[cfg(feature = "producer")]
 mod lambda;
 #[cfg(feature = "producer")]
 mod publisher;

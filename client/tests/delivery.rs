@@ -12,31 +12,11 @@ use kx_events::{Config, Publisher, TrackError, Tracked, TrackedEvent, ON_BUS_ATT
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// The seed's full sample event ("Generated Event Structure"), with a fresh id and a UUID
-/// `previousEventId`.
-fn seed_event() -> TrackedEvent {
-    let mut v: Value = serde_json::from_str(
-        r#"{
-      "eventId": "550e8400-e29b-41d4-a716-446655440000",
-      "clientId": "client_123",
-      "previousEventId": "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
-      "userId": "user_789",
-      "entityId": "entity_123",
-      "entityType": "user",
-      "eventType": "user_created",
-      "source": "api",
-      "campaignId": "campaign_456",
-      "pointsAwarded": 100,
-      "sessionId": "session_789",
-      "occurredAt": "2024-01-15T10:30:00.000Z",
-      "metadata": {
-        "userAgent": "Mozilla/5.0...",
-        "ipAddress": "192.168.1.1",
-        "customField": "customValue"
-      }
-    }"#,
-    )
-    .unwrap();
+/// The full event of the contract's unit tests (the TypeScript system's documented event
+/// structure, with a UUID `previousEventId`), with a fresh id.
+fn full_event() -> TrackedEvent {
+    let mut v: Value =
+        serde_json::from_str(include_str!("../src/contract/fixtures/full_event.json")).unwrap();
     v["eventId"] = json!(Uuid::new_v4());
     TrackedEvent::from_value(v).unwrap()
 }
@@ -52,8 +32,8 @@ async fn messages_are_the_wire_format_byte_for_byte() {
             .with_event_bus_name(None),
     );
 
-    // 25 events: three SendMessageBatch calls' worth, one of them the seed's full sample.
-    let mut sent: Vec<TrackedEvent> = vec![seed_event()];
+    // 25 events: three SendMessageBatch calls' worth, one of them the full event.
+    let mut sent: Vec<TrackedEvent> = vec![full_event()];
     for i in 0..24 {
         let mut e = TrackedEvent::new("client_123", "order", "order_created");
         e.points_awarded = Some(i);
@@ -91,17 +71,17 @@ async fn messages_are_the_wire_format_byte_for_byte() {
         );
         assert_eq!(&TrackedEvent::from_json(body.as_bytes()).unwrap(), e);
     }
-    // The seed sample is exactly the seed's JSON (compact, in the seed's field order); the order
-    // of the keys inside `metadata` is kept only with the `preserve_order` feature.
-    let seed = &sent[0];
+    // The full event is exactly the TypeScript system's JSON (compact, in its field order); the
+    // order of the keys inside `metadata` is kept only with the `preserve_order` feature.
+    let full = &sent[0];
     let metadata_start = if cfg!(feature = "preserve_order") {
         r#"{"userAgent":"Mozilla/5.0...""#
     } else {
         "{"
     };
-    assert!(bodies[&seed.event_id].starts_with(&format!(
+    assert!(bodies[&full.event_id].starts_with(&format!(
         r#"{{"eventId":"{}","clientId":"client_123","previousEventId":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","userId":"user_789","entityId":"entity_123","entityType":"user","eventType":"user_created","source":"api","campaignId":"campaign_456","pointsAwarded":100,"sessionId":"session_789","occurredAt":"2024-01-15T10:30:00.000Z","metadata":{metadata_start}"#,
-        seed.event_id
+        full.event_id
     )));
     // Without a bus, no message is marked as already published.
     for m in &messages {
@@ -115,7 +95,7 @@ async fn messages_are_the_wire_format_byte_for_byte() {
 async fn missing_queue_url_is_reported_with_the_event_json() {
     common::capture_logs();
     let publisher = Publisher::new(Config::default());
-    let event = seed_event();
+    let event = full_event();
     let json = event.to_json();
     let tracked = publisher.publish(event.clone());
     assert_eq!(
@@ -382,7 +362,7 @@ async fn with_a_bus_each_event_is_on_the_bus_once_and_its_message_is_marked() {
     // 13 events: two PutEvents calls (10 + 3).
     let events: Vec<TrackedEvent> = (0..13)
         .map(|i| {
-            let mut e = seed_event();
+            let mut e = full_event();
             e.points_awarded = Some(i);
             e
         })
@@ -431,7 +411,7 @@ async fn when_the_direct_put_fails_the_message_goes_unmarked() {
             .with_queue_url(&url)
             .with_event_bus_name(Some(common::unique("no-such-bus"))),
     );
-    let event = seed_event();
+    let event = full_event();
     assert!(publisher.publish(event.clone()).is_queued());
     publisher.flush().await;
 

@@ -283,7 +283,7 @@ fn a_previous_event_id_that_is_not_a_uuid_is_dropped_not_sent() {
     for shape in SHAPES {
         let mut v = shape.fixture();
         set_header(&mut v, "X-Client-Id", Some("client_123"));
-        // The seed's own example value.
+        // The placeholder id of the TypeScript system's sample events.
         set_header(&mut v, "X-Previous-Event-Id", Some("event_456"));
         assert_eq!(
             shape.ids(&v),

@@ -4,7 +4,8 @@
 
 use aws_lambda_events::http::HeaderMap;
 
-use crate::context::{from_headers, TrackingContext, CLIENT_ID_HEADERS, PREVIOUS_EVENT_ID_HEADERS};
+use super::lambda_events::from_headers;
+use super::{TrackingContext, CLIENT_ID_HEADERS, PREVIOUS_EVENT_ID_HEADERS};
 
 /// Headers only: `X-Client-Id` / `Client-Id` and `X-Previous-Event-Id` / `Previous-Event-Id`
 /// (case-insensitive). What an axum handler has with the `HeaderMap` extractor, on Lambda or not.
@@ -25,7 +26,8 @@ mod lambda {
     use lambda_http::request::RequestContext;
     use lambda_http::{Body, Request, RequestExt};
 
-    use crate::context::{BodySource, HttpParts, Ids, Query, TrackingContext};
+    use super::super::lambda_events::{BodySource, HttpParts, Query};
+    use super::super::{Ids, TrackingContext};
 
     /// The authorizer context that `lambda_http` kept from the event, for every request context
     /// that has one: REST API (v1), HTTP API (v2: Lambda or JWT authorizer), WebSocket API. An
