@@ -41,7 +41,6 @@ mod config;
 pub mod deploy;
 mod dlq;
 mod handler;
-mod init_error;
 pub mod metrics;
 pub mod migrate;
 pub mod roles;
@@ -65,10 +64,9 @@ pub use handler::{
     trace_id, Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
     TRACE_HEADER_ATTRIBUTE,
 };
-pub use init_error::report_init_error;
 pub use kx_events::aws::sdk_config;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
-pub use startup::{exit_on_init_error, init_json_logs, InitError};
+pub use startup::{exit_on_init_error, init_json_logs, report_init_error, InitError};
 pub use store::{
     row_event, with_deadline, DbCause, InsertOutcome, NewEvent, Store, StoreError, StoreStatus,
     EVENT_COLUMNS,

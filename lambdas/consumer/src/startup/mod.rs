@@ -4,17 +4,20 @@
 //!
 //! A cold start's steps keep their errors as they are ([`InitError`], one variant per cause); the
 //! error becomes one line, with its causes ([`kx_events::error_chain`]), only when it is logged
-//! and posted to the Runtime API as the init error. The line starts with the setting at fault
-//! (`DB_SECRET_ARN: …`, `MAX_RECEIVE_COUNT: …`), so that one log line names what to fix.
+//! and posted to the Runtime API as the init error (`init_error`: `POST /runtime/init/error`).
+//! The line starts with the setting at fault (`DB_SECRET_ARN: …`, `MAX_RECEIVE_COUNT: …`), so
+//! that one log line names what to fix.
 
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::prelude::*;
 
-use crate::config::ConfigError;
-use crate::config::SecretError;
-use crate::init_error::report_init_error;
+use crate::config::{ConfigError, SecretError};
 use crate::store::StoreError;
+
+mod init_error;
+
+pub use init_error::report_init_error;
 
 /// Why a cold start failed. Each variant keeps its cause ([`std::error::Error::source`]).
 #[derive(Debug, thiserror::Error)]
