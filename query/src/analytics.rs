@@ -1,4 +1,5 @@
-//! `analytics(filter)`: the seed's `getAnalytics`, plus unique users and a breakdown by source.
+//! `analytics(filter)`: the TypeScript system's `getAnalytics`, plus unique users and a
+//! breakdown by source.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use postgres::GenericClient;

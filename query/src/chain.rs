@@ -66,8 +66,9 @@ impl Serialize for Chain {
     }
 }
 
-/// The event `id` and all its descendants (the seed's `getEventChain`), at most `max_depth`
-/// levels ([`DEFAULT_MAX_DEPTH`] is the usual cap); `None` when `id` does not exist.
+/// The event `id` and all its descendants (the TypeScript system's `getEventChain` query), at
+/// most `max_depth` levels ([`DEFAULT_MAX_DEPTH`] is the usual cap); `None` when `id` does not
+/// exist.
 pub fn chain(
     client: &mut impl GenericClient,
     id: Uuid,

@@ -34,8 +34,8 @@
 //!   `EXPLAIN` in the tests; see [`explain_events`].
 //! - **Keyset pagination**: newest first (`occurred_at DESC, event_id DESC`); a page ends with
 //!   an opaque [`Cursor`] and the next page starts strictly after it, so concurrent inserts
-//!   never cause a gap or a repeat. `offset` is accepted as the seed had it, but the database
-//!   reads every skipped row: deep offset pages get slow.
+//!   never cause a gap or a repeat. `offset` is accepted as the TypeScript system's query API
+//!   had it, but the database reads every skipped row: deep offset pages get slow.
 //! - **Chains are safe on any data**: [`chain`] and [`ancestors`] stop at a cycle
 //!   ([`Chain::cycle_detected`]) and at a depth cap ([`Chain::truncated`]).
 //! - **Read-only**: a role with `SELECT` on `events` is all it needs.

@@ -77,7 +77,8 @@ impl Field {
         self.names().0
     }
 
-    /// (wire name, column name); the seed's `qkeys` used the column names, both are accepted.
+    /// (wire name, column name); the TypeScript system's `qkeys` used the column names, both are
+    /// accepted.
     fn names(self) -> (&'static str, &'static str) {
         match self {
             Field::EventId => ("eventId", "event_id"),
@@ -106,8 +107,8 @@ impl Field {
     }
 }
 
-/// Which fields a row carries in its JSON, in that order (the seed's `qkeys`). Default: all of
-/// them, in the contract's order.
+/// Which fields a row carries in its JSON, in that order (the TypeScript system's `qkeys`).
+/// Default: all of them, in the contract's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fields(Vec<Field>);
 
@@ -350,7 +351,7 @@ pub struct EventsRequest {
 impl EventsRequest {
     /// Parses the filter parameters of [`Filter::from_query_pairs`] plus `limit` (1..1000,
     /// default 50), `cursor` (a previous page's `nextCursor`), `offset` (not with `cursor`) and
-    /// `fields` (or the seed's `qkeys`).
+    /// `fields` (or the TypeScript system's `qkeys`).
     ///
     /// ```
     /// use kx_events_query::{EventsRequest, Start};

@@ -79,8 +79,8 @@ impl Sql {
         if let Some(t) = f.end {
             self.and(" AND e.occurred_at < ", t);
         }
-        // idx_events_metadata_path_gin (GIN, jsonb_path_ops), 0004: the seeds' jsonb_ops index
-        // cannot narrow a key that every row has
+        // idx_events_metadata_path_gin (GIN, jsonb_path_ops), 0004: the TypeScript system's
+        // jsonb_ops index cannot narrow a key that every row has
         if let Some(m) = &f.metadata {
             self.and(" AND e.metadata @> ", serde_json::Value::Object(m.clone()));
         }

@@ -21,11 +21,11 @@ use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError};
+use crate::config::{DbSecret, DbSettings};
 use crate::migrate::MigrationReport;
 use crate::roles::{
     self, RoleKind, DEFAULT_CONSUMER_ROLE, DEFAULT_ERASER_ROLE, DEFAULT_READ_ONLY_ROLE,
 };
-use crate::settings::{DbSecret, DbSettings};
 use crate::store::{Store, StoreError};
 
 /// A role that `bootstrap migrate` provisions.

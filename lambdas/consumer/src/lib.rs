@@ -41,11 +41,10 @@ mod config;
 pub mod deploy;
 mod dlq;
 mod handler;
-mod init_error;
 pub mod metrics;
 pub mod migrate;
 pub mod roles;
-mod settings;
+mod startup;
 mod store;
 pub(crate) mod tls;
 
@@ -53,7 +52,10 @@ pub use bus::{
     unpublishable, Bus, EntryExtras, PublishReport, MAX_ENTRIES_PER_PUT, MAX_PUT_BYTES,
     TRANSIENT_ENTRY_ERRORS, UNPUBLISHABLE,
 };
-pub use config::{Config, ConfigError, MigrateMode, SslMode};
+pub use config::{
+    Config, ConfigError, DbSecret, DbSettings, MigrateMode, SecretError, SslMode,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT,
+};
 pub use dlq::{
     DeadLetterQueue, Poison, FIELD_ATTRIBUTE, MAX_ENTRIES_PER_SEND, MAX_SEND_BYTES,
     REASON_ATTRIBUTE, RULE_ATTRIBUTE, SOURCE_MESSAGE_ID_ATTRIBUTE,
@@ -62,12 +64,11 @@ pub use handler::{
     trace_id, Consumer, ConsumerOptions, HandlerError, PhaseTimings, Summary, REQUEUED_ATTRIBUTE,
     TRACE_HEADER_ATTRIBUTE,
 };
-pub use init_error::report_init_error;
 pub use kx_events::aws::sdk_config;
 pub use migrate::{MigrationError, MigrationReport, SchemaStatus};
-pub use settings::{DbSecret, DbSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_STATEMENT_TIMEOUT};
+pub use startup::{exit_on_init_error, init_json_logs, report_init_error, InitError};
 pub use store::{
-    row_event, with_deadline, InsertOutcome, NewEvent, Store, StoreError, StoreStatus,
+    row_event, with_deadline, DbCause, InsertOutcome, NewEvent, Store, StoreError, StoreStatus,
     EVENT_COLUMNS,
 };
 pub use tls::RDS_CA_BUNDLE;

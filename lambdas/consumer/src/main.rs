@@ -4,42 +4,18 @@
 //! Runtime API as the init error).
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use kx_events_consumer::deploy::{run_migrate, MigrateConfig, MigrateOutcome};
+use kx_events_consumer::deploy::{run_migrate, MigrateCommandError, MigrateConfig, MigrateOutcome};
 use kx_events_consumer::{
-    report_init_error, sdk_config, Bus, Config, Consumer, ConsumerOptions, DbSecret, DbSettings,
-    DeadLetterQueue, MigrateMode, Store,
+    exit_on_init_error, init_json_logs, sdk_config, Bus, Config, Consumer, ConsumerOptions,
+    DbSecret, DbSettings, DeadLetterQueue, InitError, MigrateMode, Store,
 };
 use lambda_runtime::{service_fn, LambdaEvent};
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    // `Targets` (e.g. `RUST_LOG=info,kx_events_consumer=debug`) rather than `EnvFilter`, whose
-    // regex engine would add about 0.2 MB to the zip.
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|s| s.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let command = std::env::args().nth(1);
     // As a command, stdout carries the result only: logs go to stderr.
-    let writer = if command.is_some() {
-        BoxMakeWriter::new(std::io::stderr)
-    } else {
-        BoxMakeWriter::new(std::io::stdout)
-    };
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(writer)
-                .json()
-                .with_current_span(true)
-                .with_span_list(false)
-                .with_target(false)
-                .with_filter(filter),
-        )
-        .init();
+    init_json_logs(command.is_some());
     match command.as_deref() {
         Some("migrate") => return migrate_command().await,
         Some("--help" | "-h" | "help") => {
@@ -57,11 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     let consumer = match cold_start().await {
         Ok(consumer) => consumer,
-        Err(message) => {
-            tracing::error!("cold start failed: {message}");
-            report_init_error("Runtime.InitError", &message);
-            std::process::exit(1);
-        }
+        Err(error) => exit_on_init_error(&error),
     };
     let consumer = &consumer;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
@@ -79,14 +51,11 @@ const USAGE: &str = "usage:
                        credentials (DB_SECRET_ARN or KX_DATABASE_URL; KX_APP_ROLE_SECRET_ARN,
                        KX_QUERY_ROLE_SECRET_ARN); prints what it did as JSON";
 
-async fn migrate_once() -> Result<MigrateOutcome, String> {
-    let config =
-        MigrateConfig::from_lookup(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+async fn migrate_once() -> Result<MigrateOutcome, MigrateCommandError> {
+    let config = MigrateConfig::from_lookup(|name| std::env::var(name).ok())?;
     let sdk = sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    run_migrate(&config, &secrets)
-        .await
-        .map_err(|e| e.to_string())
+    run_migrate(&config, &secrets).await
 }
 
 /// `bootstrap migrate`: one run, the outcome as JSON on stdout; exit 1 with the reason otherwise.
@@ -96,7 +65,8 @@ async fn migrate_command() -> Result<(), lambda_runtime::Error> {
             println!("{}", serde_json::to_string(&outcome).unwrap_or_default());
             Ok(())
         }
-        Err(message) => {
+        Err(error) => {
+            let message = kx_events::error_chain(&error);
             tracing::error!("migrate failed: {message}");
             eprintln!("bootstrap migrate: {message}");
             std::process::exit(1);
@@ -108,7 +78,8 @@ async fn migrate_command() -> Result<(), lambda_runtime::Error> {
 /// fails the invocation (and so the Terraform apply that invoked it).
 async fn migrate_function() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|_: LambdaEvent<serde_json::Value>| async {
-        let outcome = migrate_once().await.map_err(|message| {
+        let outcome = migrate_once().await.map_err(|error| {
+            let message = kx_events::error_chain(&error);
             tracing::error!("migrate failed: {message}");
             lambda_runtime::Error::from(message)
         })?;
@@ -118,17 +89,14 @@ async fn migrate_function() -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// Configuration, clients, pool and schema check; the error is one line naming what is wrong.
-async fn cold_start() -> Result<Consumer, String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+/// Configuration, clients, pool and schema check; the error names what is wrong.
+async fn cold_start() -> Result<Consumer, InitError> {
+    let config = Config::from_env()?;
     let sdk = sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let secret = DbSecret::fetch(&secrets, &config.db_secret_arn)
-        .await
-        .map_err(|e| e.to_string())?;
-    let settings = DbSettings::resolve(&config, &secret).map_err(|e| e.to_string())?;
-    let store =
-        Store::connect_with_secret(settings, secrets, config.clone()).map_err(|e| e.to_string())?;
+    let secret = DbSecret::read(&secrets, &config.db_secret_arn).await?;
+    let settings = DbSettings::resolve(&config, &secret)?;
+    let store = Store::connect_with_secret(settings, secrets, config.clone())?;
     store.set_may_migrate(config.migrate == MigrateMode::Auto);
     match store.ensure_migrated().await {
         Ok(report) => tracing::info!(
@@ -142,7 +110,7 @@ async fn cold_start() -> Result<Consumer, String> {
             cause = %e,
             "database not reachable at cold start; checking the schema before the first batch"
         ),
-        Err(e) => return Err(format!("database: {e}")),
+        Err(e) => return Err(InitError::Schema(e)),
     }
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let consumer = Consumer::new(

@@ -11,6 +11,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::SslMode;
+use crate::store::DbCause;
 
 /// The Amazon RDS certificate authorities (every region's roots), trusted for `verify-full`
 /// unless `DB_SSL_ROOT_CERT` says otherwise. Source and date: the header of the file.
@@ -47,11 +48,11 @@ pub(crate) fn is_certificate_error(error: &(dyn std::error::Error + 'static)) ->
 pub(crate) fn connector(
     mode: SslMode,
     root_cert: Option<&Path>,
-) -> Result<MakeRustlsConnect, String> {
+) -> Result<MakeRustlsConnect, DbCause> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
+        .map_err(|e| DbCause::new(format!("TLS setup failed: {e}"), e))?;
     let config = match mode {
         SslMode::Disable | SslMode::Require => builder
             .dangerous()
@@ -64,32 +65,44 @@ pub(crate) fn connector(
     Ok(MakeRustlsConnect::new(config))
 }
 
-fn add_pem(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), String> {
+fn add_pem(roots: &mut RootCertStore, pem: &[u8], what: &str) -> Result<(), DbCause> {
     for cert in CertificateDer::pem_slice_iter(pem) {
-        let cert = cert.map_err(|e| format!("DB_SSL_ROOT_CERT: {what} is not PEM: {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("DB_SSL_ROOT_CERT: bad certificate in {what}: {e}"))?;
+        let cert =
+            cert.map_err(|e| DbCause::new(format!("DB_SSL_ROOT_CERT: {what} is not PEM: {e}"), e))?;
+        roots.add(cert).map_err(|e| {
+            DbCause::new(
+                format!("DB_SSL_ROOT_CERT: bad certificate in {what}: {e}"),
+                e,
+            )
+        })?;
     }
     if roots.is_empty() {
-        return Err(format!("DB_SSL_ROOT_CERT: no certificate in {what}"));
+        return Err(DbCause::text(format!(
+            "DB_SSL_ROOT_CERT: no certificate in {what}"
+        )));
     }
     Ok(())
 }
 
-fn roots(root_cert: Option<&Path>) -> Result<RootCertStore, String> {
+fn roots(root_cert: Option<&Path>) -> Result<RootCertStore, DbCause> {
     let mut roots = RootCertStore::empty();
     match root_cert {
         Some(path) if path.as_os_str() == SYSTEM_ROOTS => {
             let found = rustls_native_certs::load_native_certs();
             roots.add_parsable_certificates(found.certs);
             if roots.is_empty() {
-                return Err("DB_SSL_ROOT_CERT=system: no system root certificates found".into());
+                return Err(DbCause::text(
+                    "DB_SSL_ROOT_CERT=system: no system root certificates found",
+                ));
             }
         }
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("DB_SSL_ROOT_CERT: cannot read {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                DbCause::new(
+                    format!("DB_SSL_ROOT_CERT: cannot read {}: {e}", path.display()),
+                    e,
+                )
+            })?;
             add_pem(&mut roots, &pem, &path.display().to_string())?;
         }
         None => add_pem(

@@ -176,7 +176,7 @@ fn default_limit_offset_and_fields() {
         assert_eq!(keys, ["eventId", "clientId", "occurredAt"]);
     }
     assert_eq!(json["data"][0]["eventId"], all[0].to_string());
-    // The seed's qkeys with column names.
+    // The TypeScript system's qkeys, with column names.
     let req = EventsRequest::from_query_pairs(&[("qkeys", "event_id,metadata")]).unwrap();
     let page = events(&mut c, &req).unwrap();
     assert!(page.events[0].metadata.is_some());

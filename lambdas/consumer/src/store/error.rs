@@ -6,8 +6,10 @@
 //! intervention, connection exceptions, a lock timeout and a foreign-key violation are
 //! transient; everything else needs a deployment). r2d2 keeps only the text of a failed connect,
 //! so the pool's error handler records the last one ([`LastConnectError`]) for the checkout to
-//! classify (a certificate that did not verify, rejected credentials, or unreachable).
+//! classify (a certificate that did not verify, rejected credentials, or unreachable), with the
+//! error itself as the [`DbCause`] of the variant it becomes.
 
+use std::error::Error;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,19 +19,64 @@ use crate::config::ConfigError;
 use crate::migrate::MigrationError;
 use crate::tls;
 
+/// What a [`StoreError`] met: one line of text and the error it came from, kept as the
+/// [`source`](Error::source) (shared, so that a [`StoreError`] stays `Clone`).
+///
+/// The text is the one the error has always displayed, and it already names the cause: a chain
+/// formatter that skips text it has already printed ([`kx_events::error_chain`]) shows the
+/// cause once, and code can still walk to it (a `postgres::Error`, a `rustls::Error`, …).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub struct DbCause {
+    detail: String,
+    #[source]
+    source: Option<Arc<dyn Error + Send + Sync + 'static>>,
+}
+
+impl DbCause {
+    /// `detail` caused by `source`.
+    pub fn new(detail: impl Into<String>, source: impl Error + Send + Sync + 'static) -> Self {
+        Self {
+            detail: detail.into(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// `detail` with no underlying error (a problem found by the consumer itself).
+    pub fn text(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+            source: None,
+        }
+    }
+
+    /// The one-line text.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The same cause with `context` (and `: `) before its text.
+    pub(crate) fn context(self, context: &str) -> Self {
+        Self {
+            detail: format!("{context}: {}", self.detail),
+            ..self
+        }
+    }
+}
+
 /// A database failure. [`StoreError::is_retryable`] tells whether trying again later may succeed.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// No connection could be opened (server down, wrong host or port, timeout).
     #[error("database unreachable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] DbCause),
     /// The connection broke during a statement (dropped, server restarted, network).
     #[error("database connection lost: {0}")]
-    ConnectionLost(String),
+    ConnectionLost(#[source] DbCause),
     /// The server refused the credentials (SQLSTATE 28P01/28000), even after re-reading the secret.
     #[error("database authentication failed: {0}")]
-    Auth(String),
+    Auth(#[source] DbCause),
     /// A statement failed on the server.
     #[error("database statement failed (SQLSTATE {code}): {message}")]
     Statement {
@@ -40,13 +87,13 @@ pub enum StoreError {
     },
     /// The TLS settings cannot be used (bad `DB_SSL_ROOT_CERT`), or the server's certificate did
     /// not verify: a configuration error, not retryable.
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(DbCause),
     /// The embedded migrations and the database disagree.
-    #[error("{0}")]
+    #[error(transparent)]
     Migration(#[from] MigrationError),
     /// The secret could not be re-read after an authentication failure.
-    #[error("{0}")]
+    #[error(transparent)]
     Secret(ConfigError),
     /// The call did not finish before the invocation's deadline (or the longest a connect plus
     /// a statement may take): the connection is abandoned.
@@ -54,7 +101,7 @@ pub enum StoreError {
     Timeout(Duration),
     /// The blocking task running the statement panicked or was cancelled.
     #[error("database task failed: {0}")]
-    Task(String),
+    Task(#[source] DbCause),
 }
 
 impl StoreError {
@@ -89,14 +136,15 @@ impl StoreError {
             if *code == SqlState::INVALID_PASSWORD
                 || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             {
-                return StoreError::Auth(db.message().to_owned());
+                let message = db.message().to_owned();
+                return StoreError::Auth(DbCause::new(message, e));
             }
             return StoreError::Statement {
                 code: code.code().to_owned(),
                 message: db.message().to_owned(),
             };
         }
-        StoreError::ConnectionLost(kx_events::error_chain(&e))
+        StoreError::ConnectionLost(DbCause::new(kx_events::error_chain(&e), e))
     }
 }
 
@@ -104,9 +152,9 @@ impl StoreError {
 #[derive(Debug)]
 pub(super) enum ConnectFailure {
     /// The server's TLS certificate did not verify.
-    Certificate(String),
+    Certificate(DbCause),
     /// Anything else, with the SQLSTATE when the server answered.
-    Other(Option<SqlState>, String),
+    Other(Option<SqlState>, DbCause),
 }
 
 /// The last error the pool met while opening a connection (r2d2 keeps only its text).
@@ -125,9 +173,9 @@ impl r2d2::HandleError<postgres::Error> for RecordConnectError {
         };
         tracing::debug!(error = %text, "database connection attempt failed");
         let failure = if tls::is_certificate_error(&error) {
-            ConnectFailure::Certificate(text)
+            ConnectFailure::Certificate(DbCause::new(text, error))
         } else {
-            ConnectFailure::Other(code, text)
+            ConnectFailure::Other(code, DbCause::new(text, error))
         };
         if let Ok(mut last) = (self.0).0.lock() {
             *last = Some(failure);

@@ -58,7 +58,8 @@ impl Store {
 
     /// Stores a batch with ONE `INSERT … SELECT FROM unnest(…) ON CONFLICT (event_id) DO NOTHING`,
     /// autocommit, which also links late children: one round trip when every parent named from
-    /// outside the batch is stored (the statement checks them), two otherwise (see `insert_tx`).
+    /// outside the batch is stored (the statement checks them), two otherwise (the events are
+    /// then decided again on what is stored, and the second statement inserts those that can be).
     ///
     /// Chains: an event whose parent is stored, or is stored by this same statement, is linked
     /// (the foreign key is checked at the end of the statement, so order inside the batch does
@@ -117,7 +118,7 @@ impl Store {
             return Ok(InsertOutcome::default());
         }
         let unique = Arc::new(unique);
-        self.run(move |c| insert_tx(c, &unique, claim).map_err(StoreError::from_pg))
+        self.run(move |c| store_batch(c, &unique, claim).map_err(StoreError::from_pg))
             .await
     }
 }
@@ -244,7 +245,7 @@ struct Claim {
 ///   updates them then).
 ///
 /// Statements are prepared once per pooled connection (see `pool`).
-fn insert_tx(
+fn store_batch(
     c: &mut Conn,
     items: &[NewEvent],
     claim: Claim,

@@ -28,8 +28,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::config::DbSettings;
 use crate::migrate::{self, MigrationError, MigrationReport, SchemaStatus};
-use crate::settings::DbSettings;
 
 /// The columns [`row_event`] reads (a macro, so that statements can be `concat!` constants).
 macro_rules! event_columns {
@@ -46,7 +46,7 @@ mod outbox;
 mod plan;
 pub(crate) mod pool;
 
-pub use error::StoreError;
+pub use error::{DbCause, StoreError};
 pub use pool::with_deadline;
 
 use error::LastConnectError;

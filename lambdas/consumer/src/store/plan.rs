@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn last_receive_events_of_one_round_are_accepted_unlinked_together() {
         // `child` names `parent`, which names a missing event: both on their last receive are
-        // accepted unlinked in the same round (insert_tx then links child to parent at once).
+        // accepted unlinked in the same round (store_batch then links child to parent at once).
         let (missing, parent, child) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let items = [
             item(child, Some(parent), true),

@@ -25,10 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::error::{ConnectFailure, LastConnectError, RecordConnectError};
+use super::error::{ConnectFailure, DbCause, LastConnectError, RecordConnectError};
 use super::{lock, Store, StoreError};
 use crate::config::Config;
-use crate::settings::{DbSecret, DbSettings};
+use crate::config::{DbSecret, DbSettings};
 use crate::tls;
 use postgres::error::SqlState;
 
@@ -279,17 +279,17 @@ impl Store {
             let checkout = || {
                 *lock(&last.0) = None;
                 pool.pool().get().map_err(|e| match lock(&last.0).take() {
-                    Some(ConnectFailure::Certificate(text)) => StoreError::Tls(format!(
-                        "the database server's TLS certificate did not verify (DB_SSLMODE=verify-full; check DB_HOST and DB_SSL_ROOT_CERT): {text}"
+                    Some(ConnectFailure::Certificate(cause)) => StoreError::Tls(cause.context(
+                        "the database server's TLS certificate did not verify (DB_SSLMODE=verify-full; check DB_HOST and DB_SSL_ROOT_CERT)"
                     )),
-                    Some(ConnectFailure::Other(Some(code), text))
+                    Some(ConnectFailure::Other(Some(code), cause))
                         if code == SqlState::INVALID_PASSWORD
                             || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
                     {
-                        StoreError::Auth(text)
+                        StoreError::Auth(cause)
                     }
-                    Some(ConnectFailure::Other(_, text)) => StoreError::Unavailable(text),
-                    None => StoreError::Unavailable(e.to_string()),
+                    Some(ConnectFailure::Other(_, cause)) => StoreError::Unavailable(cause),
+                    None => StoreError::Unavailable(DbCause::new(e.to_string(), e)),
                 })
             };
             let attempt = |conn: &mut Conn| {
@@ -318,7 +318,7 @@ impl Store {
             }
         });
         match tokio::time::timeout(limit, task).await {
-            Ok(joined) => joined.map_err(|e| StoreError::Task(e.to_string()))?,
+            Ok(joined) => joined.map_err(|e| StoreError::Task(DbCause::new(e.to_string(), e)))?,
             Err(_) => {
                 // The blocking call may never return: abandon its connection with its pool (a
                 // fresh pool serves the next call; the old one closes when the call ends).

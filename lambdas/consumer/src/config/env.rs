@@ -1,8 +1,5 @@
-//! The consumer's configuration, read once per cold start from the environment.
-//!
-//! The variable names are a contract with the Terraform module and the tests; each is documented
-//! in the README. A missing or malformed setting is a [`ConfigError`] whose one-line message
-//! starts with the name of the setting.
+//! The environment: [`Config`], read once per cold start, and [`ConfigError`], a missing or
+//! malformed setting named in one line.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -64,6 +61,14 @@ impl ConfigError {
         Self {
             setting: setting.into(),
             problem: problem.into(),
+        }
+    }
+
+    /// The same error naming `to` where it named `from` (the setting and its problem text).
+    pub fn for_setting(self, from: &str, to: &str) -> Self {
+        Self {
+            setting: self.setting.replace(from, to),
+            problem: self.problem.replace(from, to),
         }
     }
 }

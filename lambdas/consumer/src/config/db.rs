@@ -1,107 +1,11 @@
-//! Database connection settings: the environment plus the Secrets Manager secret.
+//! Everything needed to open connections to PostgreSQL: the environment ([`Config`]) and the
+//! secret ([`DbSecret`]) combined, with the timeouts and the pool size.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::config::{parse_port, Config, ConfigError, SslMode};
-
-/// The database credentials (and, when present, location) held by the `DB_SECRET_ARN` secret.
-///
-/// An RDS-managed master secret holds only `username` and `password`; the seeds' secret also holds
-/// `host`, `port` and `dbname`. Both are accepted.
-#[derive(Clone, PartialEq, Eq)]
-pub struct DbSecret {
-    /// `username`.
-    pub username: String,
-    /// `password`.
-    pub password: String,
-    /// `host`, if the secret has it.
-    pub host: Option<String>,
-    /// `port` (a number or a numeric string), if the secret has it.
-    pub port: Option<u16>,
-    /// `dbname`, if the secret has it.
-    pub dbname: Option<String>,
-}
-
-impl std::fmt::Debug for DbSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbSecret")
-            .field("username", &self.username)
-            .field("password", &"***")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dbname", &self.dbname)
-            .finish()
-    }
-}
-
-impl DbSecret {
-    /// Parses a secret's `SecretString`. Errors name `DB_SECRET_ARN` and the key at fault, never
-    /// a value.
-    pub fn parse(secret_string: &str) -> Result<Self, ConfigError> {
-        let bad = |what: &str| ConfigError::new("DB_SECRET_ARN", what.to_owned());
-        let v: Value = serde_json::from_str(secret_string)
-            .map_err(|_| bad("the secret is not a JSON object"))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| bad("the secret is not a JSON object"))?;
-        let text = |key: &str| match obj.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(bad(&format!("the secret's `{key}` is not a string"))),
-        };
-        let port = match obj.get("port") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(
-                n.as_u64()
-                    .and_then(|p| u16::try_from(p).ok())
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| bad("the secret's `port` is not a TCP port"))?,
-            ),
-            Some(Value::String(s)) => Some(
-                parse_port("DB_SECRET_ARN", s)
-                    .map_err(|_| bad("the secret's `port` is not a TCP port"))?,
-            ),
-            Some(_) => return Err(bad("the secret's `port` is not a TCP port")),
-        };
-        Ok(Self {
-            username: text("username")?.ok_or_else(|| bad("the secret has no `username`"))?,
-            password: text("password")?.ok_or_else(|| bad("the secret has no `password`"))?,
-            host: text("host")?,
-            port,
-            dbname: text("dbname")?,
-        })
-    }
-
-    /// Reads and parses the secret `arn` with `client`.
-    pub async fn fetch(
-        client: &aws_sdk_secretsmanager::Client,
-        arn: &str,
-    ) -> Result<Self, ConfigError> {
-        let out = client
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| {
-                ConfigError::new(
-                    "DB_SECRET_ARN",
-                    format!(
-                        "cannot read secret {arn}: {}",
-                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                    )
-                    .replace('\n', " "),
-                )
-            })?;
-        let s = out.secret_string().ok_or_else(|| {
-            ConfigError::new("DB_SECRET_ARN", format!("secret {arn} has no SecretString"))
-        })?;
-        Self::parse(s)
-    }
-}
+use super::env::{parse_port, Config, ConfigError, SslMode};
+use super::secret::DbSecret;
 
 /// Everything needed to open connections to PostgreSQL.
 #[derive(Clone, PartialEq, Eq)]
@@ -271,6 +175,7 @@ impl DbSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::MigrateMode;
 
     fn config(host: Option<&str>, port: Option<u16>, name: Option<&str>) -> Config {
         Config {
@@ -284,7 +189,7 @@ mod tests {
             event_source: "s".into(),
             dead_letter_queue_url: "q".into(),
             max_receive_count: 3,
-            migrate: crate::config::MigrateMode::Auto,
+            migrate: MigrateMode::Auto,
             events_queue_url: None,
         }
     }
@@ -317,19 +222,5 @@ mod tests {
             (d.host.as_str(), d.port, d.dbname.as_str()),
             ("eh", 7000, "ed")
         );
-    }
-
-    #[test]
-    fn bad_secrets_name_the_setting_not_the_value() {
-        for s in [
-            "nope",
-            "[]",
-            r#"{"username":"kx"}"#,
-            r#"{"username":"kx","password":"pw","port":"x"}"#,
-        ] {
-            let e = DbSecret::parse(s).unwrap_err();
-            assert_eq!(e.setting, "DB_SECRET_ARN");
-            assert!(!e.to_string().contains("pw"));
-        }
     }
 }
