@@ -26,7 +26,7 @@ fn id_of(v: &Value) -> Uuid {
     v["eventId"].as_str().unwrap().parse().unwrap()
 }
 
-/// Asserts the seed's bus format for `body`: Source, DetailType, Detail, Time.
+/// Asserts the TypeScript system's bus format for `body`: Source, DetailType, Detail, Time.
 fn assert_bus_format(envelope: &Value, body: &Value) {
     assert_eq!(envelope["source"], "kx-event-tracking");
     assert_eq!(

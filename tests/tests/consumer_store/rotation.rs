@@ -35,7 +35,7 @@ async fn a_rotated_password_is_reread_from_the_secret_once() {
     let settings = DbSettings::resolve(&config, &secret).unwrap();
     assert_eq!(
         settings.dbname, db.name,
-        "host, port and dbname from the seeds' kind of secret"
+        "host, port and dbname from the TypeScript system's kind of secret"
     );
     let store = Store::connect_with_secret(settings, moto.secrets.clone(), config).unwrap();
     store.ping().await.unwrap();

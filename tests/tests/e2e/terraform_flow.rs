@@ -87,8 +87,8 @@ fn typescript_messages() -> Vec<(&'static str, String, bool)> {
         (
             "documented publishEvent example (eventId 'custom_event_123')",
             message(
-                include_str!("../../fixtures/typescript/publish_event_example.json"),
-                &[("occurredAt", &now_iso())],
+                include_str!("../../fixtures/typescript/examples/publish_event.json"),
+                &[],
             ),
             false,
         ),
