@@ -2,7 +2,7 @@
 # Smoke test of the real arm64 artifact: unpacks the zip that `make package` built, runs its
 # `bootstrap` under qemu-aarch64 behind the local Lambda Runtime API (kx-events-local), feeds it
 # one SQS batch from a moto queue, and checks that the event was stored in PostgreSQL and
-# deleted from the queue; then runs the query API's read-route test (tests/tests/query_api.rs)
+# deleted from the queue; then runs the query API's read-route test (tests/tests/query_api/read_routes.rs)
 # against the arm64 `query` of target/lambda/query/bootstrap.zip under qemu. Needs
 # `scripts/services.sh up` and `source .state/env` first.
 set -euo pipefail

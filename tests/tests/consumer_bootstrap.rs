@@ -25,7 +25,7 @@ async fn world() -> World {
     let bus = format!("{prefix}-bus");
     moto.create_bus(&bus).await;
     let bus_target = moto.create_rule_target(&bus, "kx-event-tracking").await;
-    // The seeds' kind of secret: credentials and location.
+    // The TypeScript system's kind of secret: credentials and location.
     let secret = moto
         .create_secret(&json!({
             "username": db.settings.user, "password": db.settings.password,
