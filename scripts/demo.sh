@@ -34,7 +34,7 @@ step "Checking tools"
 command -v cargo >/dev/null || die "cargo is missing: install Rust from https://rustup.rs"
 command -v python3 >/dev/null || die "python3 is missing (moto runs on it): apt-get install python3 python3-pip"
 command -v terraform >/dev/null || die "terraform is missing: install Terraform >= 1.9 (https://developer.hashicorp.com/terraform/install)"
-note "cargo $(cargo --version | cut -d' ' -f2), $(terraform version | head -1), python $(python3 -c 'import sys; print(sys.version.split()[0])')"
+note "cargo $(cargo --version | cut -d' ' -f2), $(TF_CLI_CONFIG_FILE=/dev/null terraform version | head -1), python $(python3 -c 'import sys; print(sys.version.split()[0])')"
 
 step "Starting PostgreSQL and the moto server (scripts/services.sh up)"
 moto_was_up=0
