@@ -279,6 +279,7 @@ fn database_url(services: &Services) -> Result<String, Error> {
     ))
 }
 
+/// Drops the demo's database (its sessions closed), then creates it afresh when `create`.
 fn drop_database(services: &Services, create: bool) -> Result<(), Error> {
     let mut config: postgres::Config =
         services
