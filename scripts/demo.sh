@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # make demo: the whole kx-events pipeline on this machine, with no AWS account.
-#
-#   scripts/demo.sh        check the tools, start PostgreSQL and moto (scripts/services.sh up), build,
-#                          then `kx-events-demo up` (demo/src/driver): terraform/examples/local
-#                          against moto, the local runner with the real consumer `bootstrap`, the
-#                          producer's story, the summary. The last line says whether every event is
-#                          accounted for (exit status 0) or not (exit status 1).
-#   scripts/demo.sh down   `kx-events-demo down`: stop whatever a demo left running, drop its
-#                          database, forget its state.
-#
-# Settings (environment): KX_DEMO_TIMEOUT_S (how long the reporter waits for the pipeline,
-# default 120), KX_DEMO_KEEP=1 (leave moto and the runner's resources up after the summary),
-# KX_DEMO_REALTIME=1, RUST_LOG, CARGO_TARGET_DIR (where cargo builds; default ./target).
+#   scripts/demo.sh        check the tools, start PostgreSQL and moto, build, then `kx-events-demo up`
+#                          (demo/src/driver): Terraform against moto, the local runner with the real
+#                          bootstrap, the story, the summary; exit status 0 when every event is
+#                          accounted for, 1 otherwise.
+#   scripts/demo.sh down   `kx-events-demo down`: stop what a demo left running, forget its state.
+# Settings: KX_DEMO_TIMEOUT_S, KX_DEMO_KEEP=1, KX_DEMO_REALTIME=1, RUST_LOG (see the driver),
+# CARGO_TARGET_DIR (default ./target).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
