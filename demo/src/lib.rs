@@ -12,11 +12,15 @@
 //! - [`accounting`]: compares what went in with what came out, for every event id: exactly one
 //!   row and one bus event per valid event, exactly one DLQ message with a reason per invalid
 //!   message, nothing else. The end-to-end tests use the same accounting for their fault matrix.
+//! - [`driver`]: `kx-events-demo up` and `down`, what `make demo` and `make demo-down` run after
+//!   `scripts/demo.sh` has started the services and built the binaries: Terraform against moto,
+//!   the local runner, the story, the report, the read-back, the verdict (on the testkit).
 //! - [`aws`]: an AWS SDK configuration with one TLS stack (rustls + ring), as the rest of the
 //!   workspace builds it.
 #![warn(missing_docs)]
 
 pub mod accounting;
 pub mod aws;
+pub mod driver;
 pub mod observe;
 pub mod story;

@@ -1,4 +1,4 @@
-//! `kx-events-demo`: the producer and the reporter of `make demo`.
+//! `kx-events-demo`: the producer, the reporter and the driver of `make demo`.
 //!
 //! ```text
 //! kx-events-demo produce --manifest FILE
@@ -10,42 +10,107 @@
 //!     Waits (at most N seconds, default 120) until the pipeline has handled everything (every
 //!     valid event at the subscriber, the poison in the DLQ, the events queue empty), then
 //!     prints the summary. Exits 0 only when every event is accounted for.
+//! kx-events-demo up [--started-at UNIX_S]
+//!     The demo after scripts/demo.sh's tool checks, services and build (see the `driver`
+//!     module): Terraform against moto, the runner, produce, report, the kx read-back, the
+//!     verdict. Exits 0 only when every event is accounted for.
+//! kx-events-demo down
+//!     Stops whatever a demo left running, drops its database, forgets its state.
 //! ```
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use uuid::Uuid;
 
 use kx_events::{track, Config, Tracked};
 use kx_events_demo::accounting::{Accounting, Output, Row};
 use kx_events_demo::aws;
+use kx_events_demo::driver;
 use kx_events_demo::observe::{Collector, Error, Sources};
 use kx_events_demo::story::{self, Manifest, SentEvent, SentPoison, Story};
 
-const USAGE: &str = "usage:
-  kx-events-demo produce --manifest FILE
-  kx-events-demo report --manifest FILE --database-url URL --subscriber-queue-url URL --dead-letter-queue-url URL [--events-queue-url URL] [--runner-log FILE] [--timeout-s N]";
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kx-events-demo",
+    about = "kx-events-demo: the producer, the reporter and the driver of `make demo`"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Track the story with kx-events (EVENTS_QUEUE_URL and the AWS SDK's environment), send one
+    /// duplicate delivery and one poison message with the raw SDK, write what was sent.
+    Produce(ProduceArgs),
+    /// Wait until the pipeline has handled everything, then print the summary; exit 0 only when
+    /// every event is accounted for.
+    Report(ReportArgs),
+    /// Run the demo after scripts/demo.sh's tool checks, services and build; exit 0 only when
+    /// every event is accounted for.
+    Up(UpArgs),
+    /// Stop whatever a demo left running, drop its database, forget its state.
+    Down,
+}
+
+#[derive(Debug, Args)]
+struct ProduceArgs {
+    /// Where to write what was sent (read by `report`)
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// What `produce` sent
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// The consumer's database
+    #[arg(long, value_name = "URL")]
+    database_url: String,
+    /// The queue the subscriber rule delivers to
+    #[arg(long, value_name = "URL")]
+    subscriber_queue_url: String,
+    /// The consumer's dead-letter queue
+    #[arg(long, value_name = "URL")]
+    dead_letter_queue_url: String,
+    /// The events queue: when given, the pipeline is complete only once it is empty
+    #[arg(long, value_name = "URL")]
+    events_queue_url: Option<String>,
+    /// The runner's log, for the consumer's invocation summaries
+    #[arg(long, value_name = "FILE")]
+    runner_log: Option<PathBuf>,
+    /// How long to wait for the pipeline, in seconds
+    #[arg(long = "timeout-s", value_name = "N", default_value_t = 120)]
+    timeout_s: u64,
+}
+
+#[derive(Debug, Args)]
+struct UpArgs {
+    /// When scripts/demo.sh started (Unix seconds), for the elapsed times [default: now]
+    #[arg(long, value_name = "UNIX_S")]
+    started_at: Option<u64>,
+}
 
 fn say(line: impl AsRef<str>) {
     println!("[demo] {}", line.as_ref());
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(command) = args.first().cloned() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let opts = match parse_options(&args[1..]) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("kx-events-demo: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let cli = Cli::parse();
+    // The driver runs its own programs and runtimes: outside any async runtime.
+    match cli.command {
+        Command::Up(args) => return verdict(driver::up(args.started_at)),
+        Command::Down => return verdict(driver::down().map(|()| true)),
+        Command::Produce(_) | Command::Report(_) => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,46 +122,36 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match command.as_str() {
-        "produce" => runtime.block_on(produce(&opts)).map(|()| true),
-        "report" => runtime.block_on(report(&opts)),
-        other => {
-            eprintln!("kx-events-demo: unknown command {other:?}\n{USAGE}");
-            return ExitCode::from(2);
-        }
+    let (name, result) = match &cli.command {
+        Command::Produce(args) => ("produce", runtime.block_on(produce(args)).map(|()| true)),
+        Command::Report(args) => ("report", runtime.block_on(report(args))),
+        Command::Up(_) | Command::Down => unreachable!("handled above"),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("kx-events-demo {command}: {e}");
+            eprintln!("kx-events-demo {name}: {e}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn parse_options(args: &[String]) -> Result<HashMap<String, String>, String> {
-    let mut opts = HashMap::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        opts.insert(name.to_string(), value.clone());
+/// The exit status of `up` / `down`; an error is printed as the demo's last line.
+fn verdict(result: Result<bool, driver::Error>) -> ExitCode {
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            driver::Style::detect().die(&e);
+            ExitCode::FAILURE
+        }
     }
-    Ok(opts)
-}
-
-fn required<'a>(opts: &'a HashMap<String, String>, name: &str) -> Result<&'a str, Error> {
-    opts.get(name)
-        .map(String::as_str)
-        .ok_or_else(|| format!("--{name} is required").into())
 }
 
 /// Tracks the story and writes the manifest.
-async fn produce(opts: &HashMap<String, String>) -> Result<(), Error> {
-    let manifest_path = required(opts, "manifest")?;
+async fn produce(args: &ProduceArgs) -> Result<(), Error> {
+    let manifest_path = args.manifest.display();
     let queue_url = std::env::var("EVENTS_QUEUE_URL")
         .map_err(|_| "EVENTS_QUEUE_URL is not set (the module's producer_environment output)")?;
     let sdk = aws::sdk_config().await;
@@ -190,7 +245,7 @@ async fn produce(opts: &HashMap<String, String>) -> Result<(), Error> {
     });
 
     let json = serde_json::to_string_pretty(&manifest)?;
-    std::fs::write(manifest_path, json).map_err(|e| format!("writing {manifest_path}: {e}"))?;
+    std::fs::write(&args.manifest, json).map_err(|e| format!("writing {manifest_path}: {e}"))?;
     say(format!(
         "{} messages on the events queue; the manifest is in {manifest_path}",
         manifest.messages_sent()
@@ -205,24 +260,18 @@ fn queued(tracked: Tracked, label: &str) -> Result<Uuid, Error> {
 }
 
 /// Waits for the pipeline, prints the summary, and says whether every event is accounted for.
-async fn report(opts: &HashMap<String, String>) -> Result<bool, Error> {
-    let manifest_path = required(opts, "manifest")?;
+async fn report(args: &ReportArgs) -> Result<bool, Error> {
+    let manifest_path = args.manifest.display();
     let manifest: Manifest = serde_json::from_slice(
-        &std::fs::read(manifest_path).map_err(|e| format!("reading {manifest_path}: {e}"))?,
+        &std::fs::read(&args.manifest).map_err(|e| format!("reading {manifest_path}: {e}"))?,
     )?;
     let sources = Sources {
-        database_url: required(opts, "database-url")?.to_string(),
-        subscriber_queue_url: required(opts, "subscriber-queue-url")?.to_string(),
-        dead_letter_queue_url: required(opts, "dead-letter-queue-url")?.to_string(),
-        events_queue_url: opts.get("events-queue-url").cloned(),
+        database_url: args.database_url.clone(),
+        subscriber_queue_url: args.subscriber_queue_url.clone(),
+        dead_letter_queue_url: args.dead_letter_queue_url.clone(),
+        events_queue_url: args.events_queue_url.clone(),
     };
-    let limit = Duration::from_secs(
-        opts.get("timeout-s")
-            .map(|s| s.parse())
-            .transpose()
-            .map_err(|_| "--timeout-s must be a number of seconds")?
-            .unwrap_or(120),
-    );
+    let limit = Duration::from_secs(args.timeout_s);
     let sdk = aws::sdk_config().await;
     let input = manifest.input();
     let mut collector = Collector::new(aws::sqs(&sdk), sources.clone());
@@ -242,7 +291,7 @@ async fn report(opts: &HashMap<String, String>) -> Result<bool, Error> {
         &output,
         &accounting,
         &sources,
-        opts.get("runner-log"),
+        args.runner_log.as_deref(),
     );
     Ok(accounting.ok())
 }
@@ -283,7 +332,7 @@ fn print_summary(
     output: &Output,
     acc: &Accounting,
     sources: &Sources,
-    runner_log: Option<&String>,
+    runner_log: Option<&Path>,
 ) {
     let label = |id: Uuid| manifest.label_of(id).unwrap_or("?").to_string();
     println!();
@@ -377,6 +426,7 @@ fn print_summary(
 
     if let Some(path) = runner_log {
         let summaries = invocation_summaries(&std::fs::read_to_string(path).unwrap_or_default());
+        let path = path.display();
         println!();
         println!(
             "CONSUMED  {} invocation(s) of the real bootstrap through the Lambda Runtime API ({path}):",

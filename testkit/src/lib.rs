@@ -14,7 +14,8 @@
 //! - [`pipeline`] and [`consumer`]: an isolated copy of the system's AWS resources
 //!   ([`Pipeline`]) and the consumer running on it under the local event-source-mapping runner
 //!   ([`LocalConsumer`]), as `make demo` runs it.
-//! - [`terraform`]: a root configuration applied and destroyed in isolation ([`Terraform`]).
+//! - [`terraform`]: a root configuration applied and destroyed in isolation or in place with
+//!   its state kept across runs ([`Terraform`]).
 //! - [`tcp_proxy`]: a TCP proxy that can black-hole a connection.
 //!
 //! Run `scripts/services.sh up && source .state/env` first. A missing variable fails with a
@@ -68,4 +69,4 @@ pub use pipeline::{Database, Pipeline, PipelineOptions};
 #[cfg(feature = "pipeline")]
 pub use postgres::{DbTarget, PrivatePostgres};
 #[cfg(feature = "pipeline")]
-pub use terraform::{placeholder_zip, Terraform};
+pub use terraform::{output_values, placeholder_zip, Terraform, TerraformError};
