@@ -16,6 +16,8 @@
 //!   ([`LocalConsumer`]), as `make demo` runs it.
 //! - [`terraform`]: a root configuration applied and destroyed in isolation ([`Terraform`]).
 //! - [`tcp_proxy`]: a TCP proxy that can black-hole a connection.
+//! - [`apply_moto`] (feature `apply-moto`, on by default): the Terraform examples applied,
+//!   checked and destroyed against moto, `scripts/terraform-checks.sh apply-moto`.
 //!
 //! Run `scripts/services.sh up && source .state/env` first. A missing variable fails with a
 //! message saying so; nothing is skipped.
@@ -29,6 +31,9 @@
 
 pub mod env;
 pub mod sqs;
+
+#[cfg(feature = "apply-moto")]
+pub mod apply_moto;
 
 #[cfg(feature = "pipeline")]
 pub mod binaries;
