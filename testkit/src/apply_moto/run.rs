@@ -60,7 +60,7 @@ impl RunLog {
 
 /// Sets `name` to `default` when it is unset or empty.
 fn default_env(name: &str, default: &str) {
-    if std::env::var(name).map_or(true, |v| v.is_empty()) {
+    if std::env::var(name).ok().is_none_or(|v| v.is_empty()) {
         std::env::set_var(name, default);
     }
 }
@@ -105,7 +105,9 @@ pub fn run(examples: &[Example]) -> ExitCode {
     }
 
     // The environment, before any thread starts.
-    if std::env::var("AWS_ENDPOINT_URL").map_or(true, |v| v.is_empty())
+    if std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .is_none_or(|v| v.is_empty())
         && Services::state_file().is_file()
     {
         match Services::from_file(&Services::state_file()) {

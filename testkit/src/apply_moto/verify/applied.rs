@@ -1,14 +1,16 @@
 //! The checks after apply: the outputs, the queues, the bus and its SSM discovery parameters,
 //! the consumer (and, in `complete`, the migrate function and the query API), the mapping, the
-//! database secret, alarms, dashboard, producer settings, the database and its network
-//! (`complete`), and an entry routed from the bus to a subscriber queue.
+//! database secret, alarms, dashboard and producer settings; then the database and its network
+//! (`complete`, [`super::database`]) and an entry routed from the bus to a subscriber queue
+//! ([`super::routing`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 
+use super::database::database_and_network;
+use super::routing::routing;
 use super::{json, key, key_str, need, py_list, sdk, Checked, Checks, Target};
 
 /// The contract variables of the consumer's environment.
@@ -61,7 +63,7 @@ const QUERY_ROUTES: [&str; 9] = [
 ];
 
 /// A JSON value's strings as a set (non-strings are left out).
-fn string_set(value: &Value) -> HashSet<&str> {
+pub(super) fn string_set(value: &Value) -> HashSet<&str> {
     value
         .as_array()
         .map(|items| items.iter().filter_map(Value::as_str).collect())
@@ -83,7 +85,7 @@ fn env_json(vars: Option<&HashMap<String, String>>) -> Option<Value> {
 /// The checks after apply.
 pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
     let o = t.outputs;
-    let c_ = &t.clients;
+    let aws = &t.clients;
     let complete = t.complete();
     let prefix = t.prefix;
     let service = t.service();
@@ -99,7 +101,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
     // Queues: visibility 360 (6x the 60 s function timeout), redrive to the DLQ after 3, 14-day
     // DLQ, SSE, TLS-only policy.
     let attributes = |url: String| {
-        let sqs = c_.sqs.clone();
+        let sqs = aws.sqs.clone();
         async move {
             let out = sqs
                 .get_queue_attributes()
@@ -164,7 +166,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
 
     // Bus and discovery parameters.
     let bus_name = o.str("event_bus_name")?;
-    let bus = c_
+    let bus = aws
         .events
         .describe_event_bus()
         .name(bus_name)
@@ -184,7 +186,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
         "ssm_parameter_names output",
     );
     let parameter = |name: String| {
-        let ssm = c_.ssm.clone();
+        let ssm = aws.ssm.clone();
         async move {
             let out = ssm
                 .get_parameter()
@@ -223,7 +225,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
         "consumer_environment has the contract variables",
     );
     let get_function = |name: String| {
-        let lambda = c_.lambda.clone();
+        let lambda = aws.lambda.clone();
         async move {
             let out = lambda
                 .get_function()
@@ -283,7 +285,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
                 && m("KX_APP_ROLE_NAME") == Some("kx_events_consumer"),
             "migrate function: KX_MODE=migrate, master secret, application role secret and name",
         );
-        let desc = c_
+        let desc = aws
             .secrets
             .describe_secret()
             .secret_id(o.str("consumer_db_secret_arn")?)
@@ -329,7 +331,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .split('.')
             .next()
             .unwrap_or_default();
-        let routes = c_
+        let routes = aws
             .apigw
             .get_routes()
             .api_id(api_id)
@@ -355,7 +357,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
                 .all(|r| r.authorization_type().map(|a| a.as_str()) == Some("AWS_IAM")),
             "every query route uses IAM authorization",
         );
-        let stage = c_
+        let stage = aws
             .apigw
             .get_stage()
             .api_id(api_id)
@@ -383,7 +385,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
         );
     }
     // Filtered here: moto's FunctionName filter matches ARNs only.
-    let mappings = c_
+    let mappings = aws
         .lambda
         .list_event_source_mappings()
         .send()
@@ -422,7 +424,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
     );
 
     // Database secret readable.
-    let secret = c_
+    let secret = aws
         .secrets
         .get_secret_value()
         .secret_id(o.str("db_secret_arn")?)
@@ -436,7 +438,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
     );
 
     // Alarms.
-    let alarms = c_
+    let alarms = aws
         .cloudwatch
         .describe_alarms()
         .alarm_name_prefix(prefix)
@@ -478,7 +480,7 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
     let dashboard = o.opt_str("dashboard_name").filter(|d| !d.is_empty());
     let body = match dashboard {
         Some(name) => {
-            let out = c_
+            let out = aws
                 .cloudwatch
                 .get_dashboard()
                 .dashboard_name(name)
@@ -541,211 +543,4 @@ pub async fn applied(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
 
     // Routing: an entry put on the bus reaches the subscriber found through SSM discovery.
     routing(t, c, target_queue, detail_type).await
-}
-
-/// `complete`: the RDS instance, its log groups and secret, and the security groups around it.
-async fn database_and_network(
-    t: &Target<'_>,
-    c: &mut Checks<'_>,
-    func: &aws_sdk_lambda::types::FunctionConfiguration,
-) -> Checked {
-    let o = t.outputs;
-    let c_ = &t.clients;
-    let prefix = t.prefix;
-    let instances = c_
-        .rds
-        .describe_db_instances()
-        .db_instance_identifier(format!("{prefix}-db"))
-        .send()
-        .await
-        .map_err(sdk("rds DescribeDBInstances"))?;
-    let rds = need(instances.db_instances().first(), "DBInstances[0]")?;
-    c.check(
-        rds.engine() == Some("postgres")
-            && rds.engine_version().unwrap_or_default().starts_with("16"),
-        "RDS PostgreSQL 16",
-    );
-    c.check(
-        !need(rds.publicly_accessible(), "PubliclyAccessible")?
-            && need(rds.storage_encrypted(), "StorageEncrypted")?
-            && need(rds.backup_retention_period(), "BackupRetentionPeriod")? == 7,
-        "RDS private, encrypted, 7 days of backups",
-    );
-    let groups = c_
-        .logs
-        .describe_log_groups()
-        .log_group_name_prefix(format!("/aws/rds/instance/{prefix}-db/"))
-        .send()
-        .await
-        .map_err(sdk("logs DescribeLogGroups"))?;
-    let groups: HashMap<&str, _> = groups
-        .log_groups()
-        .iter()
-        .map(|g| -> Checked<(&str, _)> { Ok((need(g.log_group_name(), "logGroupName")?, g)) })
-        .collect::<Checked<_>>()?;
-    let expected: HashSet<String> = ["postgresql", "upgrade"]
-        .iter()
-        .map(|l| format!("/aws/rds/instance/{prefix}-db/{l}"))
-        .collect();
-    c.check(
-        groups.keys().map(|k| k.to_string()).collect::<HashSet<_>>() == expected
-            && groups.values().all(|g| g.retention_in_days() == Some(30)),
-        "RDS log groups managed, 30 days retention",
-    );
-    c.check(
-        rds.master_user_secret().and_then(|s| s.secret_arn()) == Some(o.str("db_secret_arn")?),
-        "db_secret_arn is the RDS-managed secret",
-    );
-    let endpoint = need(rds.endpoint(), "Endpoint")?;
-    c.check(
-        o.req("db_instance_endpoint")?.as_str() == Some(need(endpoint.address(), "Address")?)
-            && o.req("db_instance_port")?.as_i64()
-                == Some(i64::from(need(endpoint.port(), "Port")?)),
-        "db_instance_endpoint/port are the instance's",
-    );
-    let subnets = func
-        .vpc_config()
-        .map(|v| v.subnet_ids())
-        .unwrap_or_default();
-    c.check(
-        !subnets.is_empty()
-            && subnets.iter().map(String::as_str).collect::<HashSet<_>>()
-                == string_set(o.req("private_subnet_ids")?),
-        "consumer in the private subnets",
-    );
-    let db_sg_id = o.str("db_security_group_id")?;
-    let consumer_sg_id = o.str("consumer_security_group_id")?;
-    let sgs = c_
-        .ec2
-        .describe_security_groups()
-        .group_ids(db_sg_id)
-        .group_ids(consumer_sg_id)
-        .send()
-        .await
-        .map_err(sdk("ec2 DescribeSecurityGroups"))?;
-    let by_id: HashMap<&str, _> = sgs
-        .security_groups()
-        .iter()
-        .filter_map(|g| Some((g.group_id()?, g)))
-        .collect();
-    let csg = need(by_id.get(consumer_sg_id), "consumer security group")?;
-    let dsg = need(by_id.get(db_sg_id), "database security group")?;
-    let csg_id = need(csg.group_id(), "GroupId")?;
-    c.check(
-        csg.ip_permissions().is_empty(),
-        "consumer SG has no ingress",
-    );
-    let mut egress: Vec<Option<i32>> = csg
-        .ip_permissions_egress()
-        .iter()
-        .map(|p| p.from_port())
-        .collect();
-    egress.sort();
-    c.check(
-        egress == [Some(443), Some(5432)],
-        "consumer SG egress 443 and 5432 only",
-    );
-    let query = c_
-        .lambda
-        .get_function()
-        .function_name(o.str("query_function_arn")?)
-        .send()
-        .await
-        .map_err(sdk("lambda GetFunction"))?;
-    let query_sgs: Vec<&str> = query
-        .configuration()
-        .and_then(|f| f.vpc_config())
-        .map(|v| v.security_group_ids().iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let ingress_ports: HashSet<Option<i32>> =
-        dsg.ip_permissions().iter().map(|p| p.from_port()).collect();
-    let mut sources: Vec<&str> = dsg
-        .ip_permissions()
-        .iter()
-        .flat_map(|p| p.user_id_group_pairs())
-        .map(|u| u.group_id().unwrap_or_default())
-        .collect();
-    sources.sort();
-    let mut allowed: Vec<&str> = std::iter::once(csg_id)
-        .chain(query_sgs.iter().copied())
-        .collect();
-    allowed.sort();
-    c.check(
-        ingress_ports == HashSet::from([Some(5432)])
-            && sources == allowed
-            && query_sgs.len() == 1
-            && query_sgs[0] != csg_id,
-        "DB SG ingress 5432 from the consumer's and the query API's security groups only",
-    );
-    let policy = json(o.str("producer_policy_json")?, "producer_policy_json")?;
-    let mut actions = Vec::new();
-    let mut all_lists = true;
-    for statement in need(key(&policy, "Statement")?.as_array(), "Statement list")? {
-        match key(statement, "Action")? {
-            Value::Array(list) => {
-                actions.extend(list.iter().map(|a| a.as_str().unwrap_or_default()))
-            }
-            _ => all_lists = false,
-        }
-    }
-    actions.sort();
-    c.check(
-        all_lists && actions == ["events:PutEvents", "sqs:SendMessage"],
-        "producer policy: sqs:SendMessage + events:PutEvents",
-    );
-    Ok(())
-}
-
-/// An entry put on the bus reaches `target_queue` within 10 s.
-async fn routing(
-    t: &Target<'_>,
-    c: &mut Checks<'_>,
-    target_queue: &str,
-    detail_type: &str,
-) -> Checked {
-    let c_ = &t.clients;
-    let (entity, event) = detail_type.split_once('.').unwrap_or((detail_type, ""));
-    let event_id = "00000000-0000-4000-8000-000000000001";
-    let detail = json!({"eventId": event_id, "entityType": entity, "eventType": event,
-                        "occurredAt": "2024-01-15T10:30:00.000Z"});
-    let res = c_
-        .events
-        .put_events()
-        .entries(
-            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .source("kx-event-tracking")
-                .detail_type(detail_type)
-                .detail(detail.to_string())
-                .event_bus_name(t.outputs.str("event_bus_name")?)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(sdk("events PutEvents"))?;
-    c.check(res.failed_entry_count() == 0, "PutEvents on the bus");
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while got.is_empty() && Instant::now() < deadline {
-        got = c_
-            .sqs
-            .receive_message()
-            .queue_url(target_queue)
-            .wait_time_seconds(1)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .map_err(sdk("sqs ReceiveMessage"))?
-            .messages()
-            .to_vec();
-    }
-    let envelope = match got.first() {
-        Some(m) => json(m.body().unwrap_or_default(), "the routed message")?,
-        None => json!({}),
-    };
-    c.check(
-        envelope.get("detail-type").and_then(Value::as_str) == Some(detail_type)
-            && envelope.pointer("/detail/eventId").and_then(Value::as_str) == Some(event_id),
-        "the subscription routed the entry to its SQS target",
-    );
-    Ok(())
 }

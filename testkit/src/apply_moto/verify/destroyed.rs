@@ -9,11 +9,11 @@ use super::{sdk, Checked, Checks, Target};
 /// One check: every kind of resource the examples create, listed by prefix (or by the outputs'
 /// IDs), is gone.
 pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
-    let c_ = &t.clients;
+    let aws = &t.clients;
     let prefix = t.prefix;
     let mut left: Vec<String> = Vec::new();
 
-    let queues = c_
+    let queues = aws
         .sqs
         .list_queues()
         .queue_name_prefix(prefix)
@@ -22,7 +22,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
         .map_err(sdk("sqs ListQueues"))?;
     left.extend(queues.queue_urls().iter().map(|q| format!("queue {q}")));
 
-    let buses = c_
+    let buses = aws
         .events
         .list_event_buses()
         .name_prefix(prefix)
@@ -36,7 +36,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|b| format!("bus {}", b.name().unwrap_or_default())),
     );
 
-    let functions = c_
+    let functions = aws
         .lambda
         .list_functions()
         .send()
@@ -51,7 +51,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|n| format!("function {n}")),
     );
 
-    let mappings = c_
+    let mappings = aws
         .lambda
         .list_event_source_mappings()
         .send()
@@ -70,7 +70,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|m| format!("mapping {}", m.uuid().unwrap_or_default())),
     );
 
-    let parameters = c_
+    let parameters = aws
         .ssm
         .get_parameters_by_path()
         .path(format!("/eventbridge/services/{}", t.service()))
@@ -85,7 +85,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|p| format!("parameter {}", p.name().unwrap_or_default())),
     );
 
-    let alarms = c_
+    let alarms = aws
         .cloudwatch
         .describe_alarms()
         .alarm_name_prefix(prefix)
@@ -99,7 +99,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|a| format!("alarm {}", a.alarm_name().unwrap_or_default())),
     );
 
-    let dashboards = c_
+    let dashboards = aws
         .cloudwatch
         .list_dashboards()
         .dashboard_name_prefix(prefix)
@@ -118,7 +118,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
         format!("/aws/rds/instance/{prefix}"),
         format!("/aws/apigateway/{prefix}"),
     ] {
-        let groups = c_
+        let groups = aws
             .logs
             .describe_log_groups()
             .log_group_name_prefix(group_prefix)
@@ -133,7 +133,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
         );
     }
 
-    let apis = c_
+    let apis = aws
         .apigw
         .get_apis()
         .send()
@@ -147,7 +147,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|n| format!("http api {n}")),
     );
 
-    let roles = c_
+    let roles = aws
         .iam
         .list_roles()
         .send()
@@ -162,7 +162,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|n| format!("role {n}")),
     );
 
-    let policies = c_
+    let policies = aws
         .iam
         .list_policies()
         .scope(PolicyScopeType::Local)
@@ -178,7 +178,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|n| format!("policy {n}")),
     );
 
-    let topics = c_
+    let topics = aws
         .sns
         .list_topics()
         .send()
@@ -198,7 +198,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|arn| format!("topic {arn}")),
     );
 
-    let secrets = c_
+    let secrets = aws
         .secrets
         .list_secrets()
         .send()
@@ -216,7 +216,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .map(|s| format!("secret {}", s.name().unwrap_or_default())),
     );
 
-    let instances = c_
+    let instances = aws
         .rds
         .describe_db_instances()
         .send()
@@ -232,7 +232,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
     );
 
     if let Some(vpc_id) = t.outputs.opt_str("vpc_id").filter(|v| !v.is_empty()) {
-        let vpcs = c_
+        let vpcs = aws
             .ec2
             .describe_vpcs()
             .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
@@ -245,7 +245,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
                 .map(|v| format!("vpc {}", v.vpc_id().unwrap_or_default())),
         );
     }
-    let groups = c_
+    let groups = aws
         .ec2
         .describe_security_groups()
         .send()
@@ -259,7 +259,7 @@ pub async fn destroyed(t: &Target<'_>, c: &mut Checks<'_>) -> Checked {
             .filter(|n| n.starts_with(prefix))
             .map(|n| format!("security group {n}")),
     );
-    let addresses = c_
+    let addresses = aws
         .ec2
         .describe_addresses()
         .send()

@@ -4,7 +4,9 @@
 //! `  FAIL unexpected: …` line.
 
 mod applied;
+mod database;
 mod destroyed;
+mod routing;
 
 use std::path::Path;
 
