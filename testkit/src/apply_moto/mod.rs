@@ -14,7 +14,7 @@
 //! `.state/terraform-checks/<run>/<example>/` with its own `TF_DATA_DIR`, state file and logs,
 //! so runs never collide in one moto and the examples run side by side, one thread each (most
 //! of an apply is the provider waiting on RDS and SQS). An example that fails after its apply
-//! started is destroyed before its thread ends ([`run`]).
+//! started is destroyed before its thread ends ([`run`](mod@run)).
 //!
 //! The checks ([`verify`]) read what Terraform created through the same SDK stack the producer
 //! and the consumer send with ([`kx_events::aws::config_loader`]); every check prints one
