@@ -17,6 +17,8 @@
 //! - [`terraform`]: a root configuration applied and destroyed in isolation or in place with
 //!   its state kept across runs ([`Terraform`]).
 //! - [`tcp_proxy`]: a TCP proxy that can black-hole a connection.
+//! - [`apply_moto`] (feature `apply-moto`, on by default): the Terraform examples applied,
+//!   checked and destroyed against moto, `scripts/terraform-checks.sh apply-moto`.
 //!
 //! Run `scripts/services.sh up && source .state/env` first. A missing variable fails with a
 //! message saying so; nothing is skipped.
@@ -30,6 +32,9 @@
 
 pub mod env;
 pub mod sqs;
+
+#[cfg(feature = "apply-moto")]
+pub mod apply_moto;
 
 #[cfg(feature = "pipeline")]
 pub mod binaries;
