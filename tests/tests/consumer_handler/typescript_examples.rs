@@ -12,14 +12,14 @@ use uuid::Uuid;
 use crate::{assert_bus_format, by_event_id, id_of, parse};
 
 const BUS_DETAIL: &str = include_str!("../../fixtures/typescript/examples/bus_detail.json");
-// `query/src/event.rs` reads this file too, under this name.
-const GENERATED: &str = include_str!("../../fixtures/seed_generated_event.json");
+// `query/src/event.rs` reads this file too.
+const GENERATED: &str = include_str!("../../fixtures/typescript/examples/generated_event.json");
 const PUBLISH: &str = include_str!("../../fixtures/typescript/examples/publish_event.json");
 const PAYMENT: &str = include_str!("../../fixtures/typescript/examples/payment_completed.json");
 const EMAIL: &str = include_str!("../../fixtures/typescript/examples/email_sent.json");
 
 #[tokio::test(flavor = "multi_thread")]
-async fn seed_samples_are_stored_and_published_in_the_seed_bus_format() {
+async fn typescript_examples_are_stored_and_published_in_its_bus_format() {
     let h = Harness::new().await;
     let payment = parse(PAYMENT);
     // The documented bus-format example, its placeholder previousEventId replaced by a real
@@ -77,7 +77,7 @@ async fn seed_samples_are_stored_and_published_in_the_seed_bus_format() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn seed_samples_with_placeholder_ids_go_to_the_dlq_with_their_reason() {
+async fn typescript_examples_with_placeholder_ids_go_to_the_dlq_with_their_reason() {
     let h = Harness::new().await;
     let a = sqs_record(BUS_DETAIL, 1, &[]);
     let b = sqs_record(PUBLISH, 1, &[]);

@@ -6,7 +6,7 @@ use kx_events_tests::TestDb;
 use crate::migrated;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn migration_creates_the_seed_schema_and_the_outbox_columns() {
+async fn migration_creates_the_typescript_schema_and_the_outbox_columns() {
     let db = TestDb::create().await;
     let store = Store::connect(db.settings.clone()).unwrap();
     let report = store.migrate().await.unwrap();
