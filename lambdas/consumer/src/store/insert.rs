@@ -29,7 +29,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kx_events::TrackedEvent;
 use postgres::error::SqlState;
-use postgres::types::{Json, Type};
+use postgres::types::{Json, ToSql, Type};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -173,29 +173,9 @@ const INSERT_TYPES: [Type; 19] = [
 /// (`insert_new.sql`): [`INSERT_SQL`] without `ON CONFLICT`, without its own parent check and
 /// without a row per event in the answer, so that it costs what `COPY` costs plus the lease; a
 /// duplicate (23505) or a missing parent (23503) fails it with nothing written, and the batch
-/// goes through [`INSERT_SQL`]. `$1 … $14` as there, `$15` on_bus, `$16` lease, `$17` stale
-/// check; one row: `(linked, stale)`.
+/// goes through [`INSERT_SQL`]. Its parameters are those of [`INSERT_SQL`] (`$15`, the
+/// unresolved parents, and `$17`, the parents to check, unused); one row: `(linked, stale)`.
 const INSERT_NEW_SQL: &str = include_str!("insert_new.sql");
-
-const INSERT_NEW_TYPES: [Type; 17] = [
-    Type::UUID_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::UUID_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::INT4_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TIMESTAMPTZ_ARRAY,
-    Type::JSONB_ARRAY,
-    Type::JSONB_ARRAY,
-    Type::BOOL_ARRAY,
-    Type::FLOAT8,
-    Type::FLOAT8,
-];
 
 /// What one run of [`INSERT_SQL`] reported.
 #[derive(Default)]
@@ -331,29 +311,8 @@ fn run_insert_new(
     let mut accepted = accepted.to_vec();
     accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
     let cols = Columns::of(items, &accepted, &HashMap::new());
-    let st = c.statement(INSERT_NEW_SQL, &INSERT_NEW_TYPES)?;
-    let row = match c.client().query_one(
-        &st,
-        &[
-            &cols.event_id,
-            &cols.client_id,
-            &cols.previous,
-            &cols.user_id,
-            &cols.entity_id,
-            &cols.entity_type,
-            &cols.event_type,
-            &cols.source,
-            &cols.campaign_id,
-            &cols.points,
-            &cols.session_id,
-            &cols.occurred_at,
-            &cols.metadata,
-            &cols.extra,
-            &cols.on_bus,
-            &claim.lease,
-            &claim.stale_after,
-        ],
-    ) {
+    let st = c.statement(INSERT_NEW_SQL, &INSERT_TYPES)?;
+    let row = match c.client().query_one(&st, &cols.params(&claim)) {
         Ok(row) => row,
         Err(e)
             if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
@@ -394,33 +353,10 @@ fn run_insert(
     let mut accepted = accepted.to_vec();
     accepted.sort_unstable_by_key(|&(i, _)| items[i].event.event_id);
     let links = in_batch_links(items, &accepted);
-    let cols = Columns::of(items, &accepted, &links);
-    let check = check.to_vec();
+    let mut cols = Columns::of(items, &accepted, &links);
+    cols.check = check.to_vec();
     let st = c.statement(INSERT_SQL, &INSERT_TYPES)?;
-    let rows = c.client().query(
-        &st,
-        &[
-            &cols.event_id,
-            &cols.client_id,
-            &cols.previous,
-            &cols.user_id,
-            &cols.entity_id,
-            &cols.entity_type,
-            &cols.event_type,
-            &cols.source,
-            &cols.campaign_id,
-            &cols.points,
-            &cols.session_id,
-            &cols.occurred_at,
-            &cols.metadata,
-            &cols.extra,
-            &cols.unresolved,
-            &cols.on_bus,
-            &check,
-            &claim.lease,
-            &claim.stale_after,
-        ],
-    )?;
+    let rows = c.client().query(&st, &cols.params(&claim))?;
     let mut ran = Ran::default();
     for r in &rows {
         match r.get::<_, i32>(1) {
@@ -468,6 +404,8 @@ struct Columns<'a> {
     extra: Vec<Option<Json<&'a Map<String, Value>>>>,
     unresolved: Vec<Option<Uuid>>,
     on_bus: Vec<bool>,
+    /// Parents named from outside the batch that must exist (`$17` of [`INSERT_SQL`]).
+    check: Vec<Uuid>,
 }
 
 impl<'a> Columns<'a> {
@@ -494,6 +432,7 @@ impl<'a> Columns<'a> {
             extra: Vec::with_capacity(n),
             unresolved: Vec::with_capacity(n),
             on_bus: Vec::with_capacity(n),
+            check: Vec::new(),
         };
         for &(i, missing) in accepted {
             let e = &items[i].event;
@@ -524,6 +463,32 @@ impl<'a> Columns<'a> {
             c.on_bus.push(items[i].on_bus);
         }
         c
+    }
+
+    /// The parameters of [`INSERT_SQL`] (and [`INSERT_NEW_SQL`]): the columns, the outside
+    /// parents to check, the lease and the stale check of `claim`.
+    fn params<'p>(&'p self, claim: &'p Claim) -> [&'p (dyn ToSql + Sync); 19] {
+        [
+            &self.event_id,
+            &self.client_id,
+            &self.previous,
+            &self.user_id,
+            &self.entity_id,
+            &self.entity_type,
+            &self.event_type,
+            &self.source,
+            &self.campaign_id,
+            &self.points,
+            &self.session_id,
+            &self.occurred_at,
+            &self.metadata,
+            &self.extra,
+            &self.unresolved,
+            &self.on_bus,
+            &self.check,
+            &claim.lease,
+            &claim.stale_after,
+        ]
     }
 }
 
