@@ -2,11 +2,12 @@
 -- ON CONFLICT, no parent check of its own, nothing returned per row): the unique index and the
 -- foreign key check the batch as COPY would, and a duplicate or a missing parent fails the
 -- whole statement (23505, 23503) before anything is written, so the caller falls back on
--- insert.sql. Same columns, lease, late-child linking and stale check as insert.sql.
+-- insert.sql. Same parameters ($15, the unresolved parents, and $17, the parents to check,
+-- unused), lease, late-child linking and stale check as insert.sql.
 WITH t AS (
          SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::int4[], $11::text[],
-                 $12::timestamptz[], $13::jsonb[], $14::jsonb[], $15::bool[])
+                 $12::timestamptz[], $13::jsonb[], $14::jsonb[], $16::bool[])
            AS t(event_id, client_id, previous_event_id, user_id, entity_id, entity_type,
                 event_type, source, campaign_id, points_awarded, session_id, occurred_at,
                 metadata, extra_fields, on_bus)),
@@ -18,7 +19,7 @@ WITH t AS (
              t.entity_type, t.event_type, t.source, t.campaign_id, t.points_awarded,
              t.session_id, t.occurred_at, t.metadata, t.extra_fields,
              CASE WHEN t.on_bus THEN now() END,
-             CASE WHEN NOT t.on_bus THEN now() + make_interval(secs => $16::float8) END
+             CASE WHEN NOT t.on_bus THEN now() + make_interval(secs => $18::float8) END
          FROM t),
      link AS (
          -- Every row of t is inserted (or the statement fails): t names the new parents.
@@ -39,9 +40,9 @@ WITH t AS (
              SELECT 1 FROM up WHERE up.id = events.event_id)
          RETURNING 1)
      SELECT count(*) AS linked,
-            CASE WHEN $17::float8 IS NOT NULL THEN EXISTS (
+            CASE WHEN $19::float8 IS NOT NULL THEN EXISTS (
               SELECT 1 FROM events
               WHERE published_at IS NULL AND publish_failed_at IS NULL
-                AND created_at <= now() - make_interval(secs => $17::float8)
+                AND created_at <= now() - make_interval(secs => $19::float8)
                 AND (publish_lease IS NULL OR publish_lease < now())) END AS stale
      FROM link
